@@ -1,0 +1,178 @@
+"""The ``finsentry`` command. Settings are built here, once, and passed to every part."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from finsentry.errors import FinsentryError
+from finsentry.logs import setup_logging
+from finsentry.settings import Settings
+
+app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(models_app, name="models")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _echo_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Build the one Settings object from FINSENTRY_* variables."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        sys.stderr.write(f"finsentry: bad configuration:\n{exc}\n")
+        raise typer.Exit(2) from None
+    setup_logging(settings.log_level)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from packages, never a hub
+    ctx.obj = settings
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option(help="Replay the bundled demo feed.")] = False,
+    demo_rate: Annotated[float, typer.Option(help="Demo records per second.")] = 25.0,
+) -> None:
+    """Run the whole pipeline on this machine until Ctrl-C."""
+    from finsentry.up import run_up
+
+    raise typer.Exit(run_up(_settings(ctx), dict(os.environ), demo, demo_rate))
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run one stream worker (Faust) in the consumer group."""
+    from finsentry.ops import bootstrap_of
+    from stream.worker import run_worker
+
+    settings = _settings(ctx)
+    sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
+    run_worker(settings, bootstrap_of(settings))
+
+
+@ingest_app.command("replay")
+def ingest_replay(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines of news items.")],
+    rate: Annotated[float, typer.Option(help="Records per second (0 = as fast as possible).")] = 0.0,
+) -> None:
+    """Replay a JSON-lines file onto news.raw."""
+    from finsentry.broker import ensure_topics
+    from finsentry.ops import bootstrap_of
+    from ingest.replay import replay
+
+    settings = _settings(ctx)
+    ensure_topics(bootstrap_of(settings), settings.kafka.partitions)
+    sent, dead = replay(file, bootstrap_of(settings), rate)
+    _echo_json({"sent": sent, "dead_letters": dead})
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO time: {value!r}") from None
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str | None, typer.Option(help="Full-text query.")] = None,
+    topic: Annotated[str | None, typer.Option()] = None,
+    sentiment: Annotated[str | None, typer.Option()] = None,
+    ticker: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-11-25T00:00:00+00:00")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search scored documents, newest first."""
+    from finsentry.factory import make_store
+    from finsentry.protocols import SearchQuery
+
+    q = SearchQuery(
+        text=query,
+        topic=topic,
+        sentiment=sentiment,
+        ticker=ticker,
+        source=source,
+        since=_parse_time(since),
+        limit=limit,
+    )
+    docs = make_store(_settings(ctx)).search(q)
+    if as_json:
+        _echo_json([d.model_dump(mode="json", by_alias=True) for d in docs])
+        return
+    for d in docs:
+        sys.stdout.write(f"{d.sentiment:<8} {d.topic:<28} {d.title[:90]}\n")
+
+
+@app.command()
+def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts by topic and sentiment, dead letters, model versions."""
+    from finsentry import ops
+    from finsentry.factory import make_store
+
+    settings = _settings(ctx)
+    out = ops.stats(make_store(settings), settings)
+    if as_json:
+        _echo_json(out)
+        return
+    for key, value in out.items():
+        sys.stdout.write(f"{key}: {value}\n")
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Is the broker up, how far behind are workers, which model is current."""
+    from finsentry import ops
+
+    settings = _settings(ctx)
+    out: dict[str, Any] = {
+        "classifier": settings.model.classifier_url,
+        "store": settings.store.url,
+        "current_model": ops.current_model(settings),
+    }
+    try:
+        out["kafka"] = ops.kafka_counts(settings)
+        out["broker"] = "up"
+    except Exception as exc:  # noqa: BLE001 - "down" is the answer, not a crash
+        out["broker"] = f"down ({exc})"
+    if as_json:
+        _echo_json(out)
+        return
+    for key, value in out.items():
+        sys.stdout.write(f"{key}: {value}\n")
+
+
+def run() -> None:
+    """Console entry point: typed errors become one clear line and exit code 1."""
+    try:
+        app()
+    except FinsentryError as exc:
+        sys.stderr.write(f"finsentry: {exc}\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,85 @@
+"""Build backends from settings, by URL scheme: the one place that knows every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from finsentry.errors import ConfigError
+from finsentry.protocols import Classifier, DocumentStore
+from finsentry.settings import Settings
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel/path`` → ``rel/path``; ``sqlite:////abs/path`` → ``/abs/path``."""
+    path = urlsplit(url).path
+    if not path or path == "/":
+        raise ConfigError(f"sqlite URL needs a file path: {url!r}")
+    return Path(path[1:])
+
+
+def _sqlite(settings: Settings) -> DocumentStore:
+    from finsentry.store.sqlite import SqliteStore
+
+    return SqliteStore(sqlite_path(settings.store.url))
+
+
+_STORES: dict[str, Callable[[Settings], DocumentStore]] = {"sqlite": _sqlite}
+
+
+def make_store(settings: Settings) -> DocumentStore:
+    """The document store named by ``settings.store.url``.
+
+    Raises:
+        ConfigError: unknown scheme.
+
+    """
+    scheme = urlsplit(settings.store.url).scheme
+    try:
+        return _STORES[scheme](settings)
+    except KeyError:
+        raise ConfigError(f"unknown store URL scheme {scheme!r}; known: {sorted(_STORES)}") from None
+
+
+def _local(settings: Settings) -> Classifier:
+    from models.classifiers import OnnxClassifier
+    from models.registry import ModelRegistry
+
+    name = urlsplit(settings.model.classifier_url).netloc
+    pinned = None if name in ("", "current") else name
+    m = settings.model
+    return OnnxClassifier(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads)
+
+
+def _baseline(settings: Settings) -> Classifier:
+    from models.classifiers import BaselineClassifier
+
+    return BaselineClassifier()
+
+
+def _triton(settings: Settings) -> Classifier:
+    from models.triton_client import TritonClassifier
+
+    return TritonClassifier.from_url(settings.model.classifier_url)
+
+
+_CLASSIFIERS: dict[str, Callable[[Settings], Classifier]] = {
+    "local": _local,
+    "baseline": _baseline,
+    "triton": _triton,
+}
+
+
+def make_classifier(settings: Settings) -> Classifier:
+    """The classifier named by ``settings.model.classifier_url``.
+
+    Raises:
+        ConfigError: unknown scheme.
+
+    """
+    scheme = urlsplit(settings.model.classifier_url).scheme
+    try:
+        return _CLASSIFIERS[scheme](settings)
+    except KeyError:
+        raise ConfigError(f"unknown classifier URL scheme {scheme!r}; known: {sorted(_CLASSIFIERS)}") from None

@@ -1,0 +1,70 @@
+"""The one settings object: built once by the CLI from ``FINSENTRY_*`` variables, passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(BaseModel):
+    """Broker: an external cluster when ``bootstrap`` is set, else the embedded one."""
+
+    model_config = _FROZEN
+    bootstrap: str | None = None
+    port: int = Field(default=19092, ge=1, le=65535)
+    partitions: int = Field(default=4, ge=1, le=256)
+    group: str = "finsentry-worker"
+
+
+class StoreSettings(BaseModel):
+    """Document store, chosen by URL scheme (``sqlite:///path``)."""
+
+    model_config = _FROZEN
+    url: str = "sqlite:///var/finsentry.db"
+    password: SecretStr | None = None
+
+
+class ModelSettings(BaseModel):
+    """Classifier backend by URL (``local://current``, ``local://VERSION``, ``baseline://``)."""
+
+    model_config = _FROZEN
+    classifier_url: str = "local://current"
+    registry: Path = Path("var/models")
+    reload_seconds: float = Field(default=10.0, gt=0)
+    threads: int = Field(default=0, ge=0)
+
+
+class WorkerSettings(BaseModel):
+    """Stream worker tuning."""
+
+    model_config = _FROZEN
+    count: int = Field(default=1, ge=1, le=64)
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    batch_within: float = Field(default=0.5, gt=0)
+    max_record_bytes: int = Field(default=1_048_576, ge=1024)
+    write_retries: int = Field(default=5, ge=0)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Frozen: parts receive it and never change it."""
+
+    model_config = SettingsConfigDict(env_prefix="FINSENTRY_", env_nested_delimiter="__", frozen=True, extra="forbid")
+    home: Path = Path("var")
+    log_level: str = "INFO"
+    status_every: float = Field(default=5.0, gt=0)
+    kafka: KafkaSettings = KafkaSettings()
+    store: StoreSettings = StoreSettings()
+    model: ModelSettings = ModelSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return value

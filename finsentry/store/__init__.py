@@ -1,0 +1,1 @@
+"""Document store backends behind ``finsentry.protocols.DocumentStore``."""

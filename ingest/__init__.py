@@ -1,0 +1,1 @@
+"""News sources and the producer that puts their items on ``news.raw``."""

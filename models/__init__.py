@@ -1,0 +1,1 @@
+"""The ML package: data, training, the model registry and the classifiers."""

@@ -1,0 +1,62 @@
+"""The model card: what a version was trained on, how well it does, and where it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _class_table(per_class: dict[str, dict[str, float]]) -> list[str]:
+    lines = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, row in per_class.items():
+        lines.append(
+            f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {int(row['support'])} |"
+        )
+    return lines
+
+
+def render_card(meta: dict[str, Any]) -> str:
+    """Markdown model card from a version's ``meta.json``."""
+    m, data, cfg = meta["metrics"], meta["data"], meta["config"]
+    lines = [
+        f"# Model card: {meta['version']}",
+        "",
+        f"- Base: {meta['base_model']}, fine-tuned end to end with two heads (sentiment, topic).",
+        f"- Created: {meta['created']}; training took {meta['train_seconds']} s on CPU.",
+        f"- Data: vendored twitter-financial-news sentiment + topic train splits (MIT), "
+        f"{data['rows']} rows ({data['train']} train / {data['validation']} validation), "
+        f"{data['new_labels']} new labels{' from ' + data['label_source'] if data['label_source'] else ''}.",
+        f"- Data hash (SHA-256): `{data['hash']}`",
+        f"- Training: {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, "
+        f"max length {cfg['max_length']}, seed {cfg['seed']}.",
+        f"- Calibration: temperature sentiment {meta['temperatures']['sentiment']:.3f}, "
+        f"topic {meta['temperatures']['topic']:.3f} (fitted on validation).",
+        "- Served as ONNX with int8 dynamic quantisation; metrics below are of the served model.",
+        "",
+        "## Metrics on the fixed validation split (base data, content-hash split)",
+        "",
+        "| head | weighted F1 | accuracy | ECE | n |",
+        "|---|---|---|---|---|",
+    ]
+    for head in ("sentiment", "topic"):
+        h = m[head]
+        lines.append(f"| {head} | {h['weighted_f1']:.4f} | {h['accuracy']:.4f} | {h['ece']:.4f} | {h['n']} |")
+    for head in ("sentiment", "topic"):
+        lines += ["", f"### {head} per class", "", *_class_table(m[head]["per_class"])]
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained on short English headlines as tweeted by news outlets; long articles are",
+        "  truncated to the first tokens, other languages are out of scope.",
+        "- Sentiment means market direction for the named asset (bearish/bullish), not tone.",
+        "- Small topic classes (IPO, Gold | Metals | Materials, Currencies) have few examples;",
+        "  their per-class F1 is the least reliable.",
+        "- Validation is a split of the same sources; held-out data from other outlets may score lower.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(version_dir: Path, meta: dict[str, Any]) -> None:
+    """Write ``card.md`` beside the version's weights."""
+    (version_dir / "card.md").write_text(render_card(meta), encoding="utf-8")

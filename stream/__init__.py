@@ -1,0 +1,1 @@
+"""The stream processor: a thin Faust agent over plain, separately tested functions."""

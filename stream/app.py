@@ -1,0 +1,72 @@
+"""The Faust worker: consume ``news.raw`` in batches, score, store, emit; ack after the write."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from finsentry import topics
+from finsentry.protocols import Classifier, DocumentStore
+from finsentry.settings import Settings
+from stream.process import BatchResult, RawRecord, process_batch
+
+log = logging.getLogger(__name__)
+
+
+def _raw(event: Any) -> RawRecord:
+    msg = event.message
+    return RawRecord(value=msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset)
+
+
+async def emit(scored_topic: Any, dead_topic: Any, result: BatchResult) -> None:
+    """Send outputs and wait until the broker has every one of them."""
+    futures = [await scored_topic.send(key=d.id.encode(), value=d.to_json_bytes()) for d in result.scored]
+    futures += [await dead_topic.send(key=d.id.encode(), value=d.to_json_bytes()) for d in result.dead]
+    for dl in result.dead:
+        log.warning("dead letter %s at %s:%s:%s: %s", dl.id, dl.source_topic, dl.partition, dl.offset, dl.reason)
+    await asyncio.gather(*futures)
+
+
+def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store: DocumentStore) -> faust.App:
+    """Build the Faust app with its one agent.
+
+    Offsets: the agent takes events without acking (``noack_take``) and acks each only
+    after the store acknowledged the batch and the outputs were delivered, so Faust
+    commits nothing that is not durable. A crash before that replays the batch, and
+    idempotent upserts make the replay harmless.
+    """
+    w = settings.worker
+    app = faust.App(
+        settings.kafka.group,
+        broker=f"kafka://{bootstrap}",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(Path(settings.home) / "faust"),
+        topic_partitions=settings.kafka.partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_session_timeout=10.0,
+        producer_max_request_size=4 * 1024 * 1024,
+    )
+    raw_topic = app.topic(topics.RAW, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    scored_topic = app.topic(topics.SCORED, key_serializer="raw", value_serializer="raw")
+    dead_topic = app.topic(topics.DEAD_LETTER, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(raw_topic, name="score")
+    async def score(stream: Any) -> None:
+        async for events in stream.noack_take(w.batch_size, within=w.batch_within):
+            await handle(stream, events)
+
+    async def handle(stream: Any, events: Sequence[Any]) -> None:
+        result = await process_batch([_raw(e) for e in events], classifier, store, w.max_record_bytes, w.write_retries)
+        await emit(scored_topic, dead_topic, result)
+        for event in events:
+            await stream.ack(event)
+        log.info("batch: %d in, %d stored, %d dead", len(events), len(result.scored), len(result.dead))
+
+    return app

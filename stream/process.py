@@ -1,0 +1,174 @@
+"""Plain functions the worker calls: parse raw bytes, score, store. No Kafka in here."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from finsentry.errors import FinsentryError, InvalidRecord, ServiceUnavailable
+from finsentry.ids import content_id, doc_id
+from finsentry.protocols import Classifier, DocumentStore
+from finsentry.schemas import DeadLetter, NewsItem, ScoredDoc, extract_tickers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A message as it came off a topic."""
+
+    value: bytes | None
+    topic: str = ""
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced: stored documents and dead letters."""
+
+    scored: list[ScoredDoc] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def dead_letter(raw: RawRecord, stage: str, reason: str) -> DeadLetter:
+    """A dead letter whose id is stable for the same bytes at the same place (retries dedupe)."""
+    value = raw.value or b""
+    where = f"{raw.topic}:{raw.partition}:{raw.offset}"
+    return DeadLetter(
+        id=content_id(stage, where, value),
+        stage=stage,
+        reason=reason[:2000],
+        original_b64=base64.b64encode(value).decode("ascii"),
+        source_topic=raw.topic or None,
+        partition=raw.partition,
+        offset=raw.offset,
+    )
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "invalid record: " + "; ".join(parts)
+
+
+def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
+    """Bytes → a validated NewsItem with its deterministic id and tickers.
+
+    Raises:
+        InvalidRecord: with the reason that goes into the dead letter.
+
+    """
+    if not value:
+        raise InvalidRecord("empty record")
+    if len(value) > max_bytes:
+        raise InvalidRecord(f"record too large: {len(value)} bytes > limit {max_bytes}")
+    try:
+        obj = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
+    obj.pop("schema", None)
+    source = str(obj.get("source") or "")
+    obj["id"] = doc_id(obj.get("url"), source, obj.get("guid"))  # never trust a sent id
+    try:
+        item = NewsItem.model_validate(obj)
+    except ValidationError as exc:
+        raise InvalidRecord(_validation_reason(exc)) from exc
+    if not item.text:
+        raise InvalidRecord("empty text: neither title nor body has content")
+    if not item.tickers:
+        item = item.model_copy(update={"tickers": extract_tickers(f"{item.title} {item.body}")})
+    return item
+
+
+def parse_batch(raws: Sequence[RawRecord], max_bytes: int) -> tuple[list[NewsItem], list[DeadLetter]]:
+    """Split a batch into valid items (last copy of each id wins) and dead letters."""
+    items: dict[str, NewsItem] = {}
+    dead: list[DeadLetter] = []
+    for raw in raws:
+        try:
+            item = decode_item(raw.value, max_bytes)
+        except InvalidRecord as exc:
+            dead.append(dead_letter(raw, "parse", str(exc)))
+            continue
+        items[item.id] = item
+    return list(items.values()), dead
+
+
+async def score_items(items: Sequence[NewsItem], classifier: Classifier) -> list[ScoredDoc]:
+    """Classify a batch in one call and join predictions to items.
+
+    Raises:
+        ServiceUnavailable: the classifier is down; the batch must be retried, not dropped.
+
+    """
+    if not items:
+        return []
+    preds = await classifier.classify([it.text for it in items])
+    return [ScoredDoc.from_prediction(it, p) for it, p in zip(items, preds, strict=True)]
+
+
+async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retries: int) -> None:
+    """Upsert with exponential backoff; raise when the store stays down.
+
+    Raises:
+        ServiceUnavailable: every attempt failed; offsets must not be committed.
+
+    """
+    delay = 0.2
+    for attempt in range(retries + 1):
+        try:
+            await asyncio.to_thread(store.upsert, docs)
+            return
+        except Exception as exc:
+            if attempt == retries:
+                raise ServiceUnavailable(f"store write failed after {retries + 1} attempts: {exc}") from exc
+            log.warning("store write failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, retries, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def process_batch(
+    raws: Sequence[RawRecord], classifier: Classifier, store: DocumentStore, max_bytes: int, retries: int
+) -> BatchResult:
+    """Parse, score and durably store one batch; return what to emit downstream.
+
+    A record the classifier rejects on its own goes to the dead letters (stage ``score``);
+    an unavailable classifier or store raises, so the batch is retried and never lost.
+    """
+    items, dead = parse_batch(raws, max_bytes)
+    try:
+        scored = await score_items(items, classifier)
+    except ServiceUnavailable:
+        raise
+    except FinsentryError as exc:
+        log.warning("batch scoring failed (%s); scoring one by one", exc)
+        scored, more_dead = await _score_one_by_one(items, raws, classifier)
+        dead += more_dead
+    if scored:
+        await store_with_retry(store, scored, retries)
+    return BatchResult(scored=scored, dead=dead)
+
+
+async def _score_one_by_one(
+    items: Sequence[NewsItem], raws: Sequence[RawRecord], classifier: Classifier
+) -> tuple[list[ScoredDoc], list[DeadLetter]]:
+    scored: list[ScoredDoc] = []
+    dead: list[DeadLetter] = []
+    for item in items:
+        try:
+            scored += await score_items([item], classifier)
+        except ServiceUnavailable:
+            raise
+        except FinsentryError as exc:
+            dead.append(dead_letter(RawRecord(item.to_json_bytes(), raws[0].topic if raws else ""), "score", str(exc)))
+    return scored, dead
