@@ -84,9 +84,9 @@ class EmbeddedBroker:
             str(self.port),
         ]
         log.info("starting embedded broker on %s (data in %s)", self.bootstrap, self.data_dir)
-        self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-        )
+        # The server's own log goes beside its data folder, for post-mortems.
+        with Path(f"{self.data_dir}.log").open("ab") as log_file:
+            self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
         except ServiceUnavailable:

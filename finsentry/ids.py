@@ -54,6 +54,7 @@ def content_id(*parts: bytes | str) -> str:
     """A stable id over arbitrary parts (dead letters, alerts)."""
     h = hashlib.sha256()
     for part in parts:
-        h.update(part if isinstance(part, bytes) else part.encode("utf-8"))
-        h.update(b"\x1f")
+        data = part if isinstance(part, bytes) else part.encode("utf-8")
+        h.update(len(data).to_bytes(8, "big"))  # length prefix: ("a", "bc") never equals ("ab", "c")
+        h.update(data)
     return h.hexdigest()[:32]

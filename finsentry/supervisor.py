@@ -46,6 +46,7 @@ class Part:
     ready_marker: str | None = None
     ready_check: Callable[[], bool] | None = None
     oneshot: bool = False
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     seen_ready: threading.Event = field(default_factory=threading.Event, repr=False)
     restarts: int = 0
@@ -90,7 +91,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=self._env,
+            env={**self._env, **part.env},
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )

@@ -83,7 +83,10 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
             sup.start(_broker_part(settings))
         ensure_topics(bootstrap, settings.kafka.partitions)
         for i in range(settings.worker.count):
-            sup.start(Part(f"worker-{i + 1}", [*me, "worker"], ready_marker=READY_MARKER))
+            name = f"worker-{i + 1}"
+            # A stable instance id per slot: a restarted worker takes its predecessor's place at once.
+            part_env = {"FINSENTRY_WORKER__INSTANCE_ID": name}
+            sup.start(Part(name, [*me, "worker"], ready_marker=READY_MARKER, env=part_env))
         if demo:
             sup.start(Part("ingest", [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)], oneshot=True))
         sup.write("finsentry", "pipeline up; Ctrl-C stops it")

@@ -50,7 +50,13 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
         topic_partitions=settings.kafka.partitions,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A crashed member must be replaced in seconds, not after Faust's 1000 s default
+        # poll interval (the embedded broker waits on it when a member dies without leaving).
         broker_session_timeout=10.0,
+        broker_rebalance_timeout=20.0,
+        broker_max_poll_interval=60.0,
+        # Static membership: a restarted worker takes over its dead predecessor's place at once.
+        consumer_group_instance_id=w.instance_id,
         producer_max_request_size=4 * 1024 * 1024,
     )
     raw_topic = app.topic(topics.RAW, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")

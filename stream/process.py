@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -57,13 +58,7 @@ def _validation_reason(exc: ValidationError) -> str:
     return "invalid record: " + "; ".join(parts)
 
 
-def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
-    """Bytes → a validated NewsItem with its deterministic id and tickers.
-
-    Raises:
-        InvalidRecord: with the reason that goes into the dead letter.
-
-    """
+def _load_object(value: bytes | None, max_bytes: int) -> dict[str, object]:
     if not value:
         raise InvalidRecord("empty record")
     if len(value) > max_bytes:
@@ -76,9 +71,22 @@ def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
         raise InvalidRecord(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(obj, dict):
         raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
+    """Bytes → a validated NewsItem with its deterministic id and tickers.
+
+    Raises:
+        InvalidRecord: with the reason that goes into the dead letter.
+    """
+    obj = _load_object(value, max_bytes)
     obj.pop("schema", None)
-    source = str(obj.get("source") or "")
-    obj["id"] = doc_id(obj.get("url"), source, obj.get("guid"))  # never trust a sent id
+    for key in ("url", "guid", "source"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise InvalidRecord(f"invalid record: {key} must be a string, got {type(obj[key]).__name__}")
+    url, source, guid = (cast("str | None", obj.get(k)) for k in ("url", "source", "guid"))
+    obj["id"] = doc_id(url, source or "", guid)  # never trust a sent id
     try:
         item = NewsItem.model_validate(obj)
     except ValidationError as exc:

@@ -55,7 +55,9 @@ ON CONFLICT(id) DO UPDATE SET
 
 def _fts_query(text: str) -> str:
     # Quote each word so user input is never parsed as FTS5 syntax (no injection, no errors).
-    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    # Control characters (NUL included) end SQLite strings early; they never match anyway.
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    words = [w.replace('"', '""') for w in cleaned.split()]
     return " ".join(f'"{w}"' for w in words)
 
 

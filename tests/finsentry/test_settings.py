@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from finsentry.errors import ConfigError
+from finsentry.factory import make_classifier, make_store, sqlite_path
+from finsentry.settings import ModelSettings, Settings, StoreSettings
+
+
+def test_nested_env_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENTRY_KAFKA__BOOTSTRAP", "kafka-1:9092")
+    monkeypatch.setenv("FINSENTRY_WORKER__BATCH_SIZE", "128")
+    monkeypatch.setenv("FINSENTRY_STORE__PASSWORD", "s3cret")
+    s = Settings()
+    assert s.kafka.bootstrap == "kafka-1:9092"
+    assert s.worker.batch_size == 128
+    assert s.store.password is not None and s.store.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(s)
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings()
+    with pytest.raises(ValidationError):
+        s.log_level = "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("FINSENTRY_WORKER__BATCH_SIZE", "0"),
+        ("FINSENTRY_KAFKA__PORT", "70000"),
+        ("FINSENTRY_LOG_LEVEL", "loud"),
+        ("FINSENTRY_WORKER__NOPE", "1"),
+    ],
+)
+def test_bad_config_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_unknown_backend_schemes_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown store URL scheme 'mongo'"):
+        make_store(Settings(store=StoreSettings(url="mongo://x")))
+    with pytest.raises(ConfigError, match="unknown classifier URL scheme 'gpt'"):
+        make_classifier(Settings(model=ModelSettings(classifier_url="gpt://x")))
+
+
+def test_sqlite_paths() -> None:
+    assert str(sqlite_path("sqlite:///var/x.db")) == "var/x.db"
+    assert str(sqlite_path("sqlite:////abs/x.db")) == "/abs/x.db"
+    with pytest.raises(ConfigError):
+        sqlite_path("sqlite://")

@@ -1,0 +1,99 @@
+"""Worker processes for end-to-end tests: the real ``finsentry worker`` against the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from finsentry.broker import EmbeddedBroker, ensure_topics
+from stream.worker import READY_MARKER
+
+
+class WorkerProcess:
+    """One ``finsentry worker`` child, its output collected for assertions."""
+
+    def __init__(self, env: dict[str, str], instance_id: str) -> None:
+        env = {**env, "FINSENTRY_WORKER__INSTANCE_ID": instance_id}
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "finsentry.cli", "worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line)
+            if READY_MARKER in line:
+                self.ready.set()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        if not self.ready.wait(timeout):
+            raise AssertionError("worker not ready:\n" + "".join(self.lines[-40:]))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def pipeline_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
+    """Environment for workers of one test: own group and store, shared broker."""
+    ensure_topics(broker.bootstrap, 4)
+    return {
+        **os.environ,
+        "FINSENTRY_HOME": str(tmp_path),
+        "FINSENTRY_KAFKA__BOOTSTRAP": broker.bootstrap,
+        "FINSENTRY_KAFKA__GROUP": f"test-{uuid.uuid4().hex[:8]}",
+        "FINSENTRY_STORE__URL": f"sqlite:///{tmp_path}/docs.db",
+        "FINSENTRY_MODEL__CLASSIFIER_URL": "baseline://",
+        "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
+        "FINSENTRY_WORKER__BATCH_SIZE": "32",
+        "FINSENTRY_WORKER__BATCH_WITHIN": "0.2",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture
+def start_worker(pipeline_env: dict[str, str]) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start a worker with a stable instance id (static group membership), wait until ready."""
+    started: list[WorkerProcess] = []
+
+    def factory(instance_id: str = "w1") -> WorkerProcess:
+        w = WorkerProcess(pipeline_env, instance_id)
+        started.append(w)
+        w.wait_ready()
+        return w
+
+    yield factory
+    for w in started:
+        w.stop()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
