@@ -12,15 +12,18 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from finsentry import cli_models
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
 
 app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
-models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
-app.add_typer(models_app, name="models")
+app.add_typer(cli_models.models_app, name="models")
+app.command()(cli_models.train)
+app.command()(cli_models.predict)
+app.command("serve-model")(cli_models.serve_model)
 
 
 def _settings(ctx: typer.Context) -> Settings:

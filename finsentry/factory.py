@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
 from finsentry.protocols import Classifier, DocumentStore
 from finsentry.settings import Settings
+
+if TYPE_CHECKING:
+    from models.classifiers import CurrentModel
 
 
 def sqlite_path(url: str) -> Path:
@@ -44,12 +48,19 @@ def make_store(settings: Settings) -> DocumentStore:
 
 def _local(settings: Settings) -> Classifier:
     from models.classifiers import OnnxClassifier
+
+    return OnnxClassifier(current_model(settings))
+
+
+def current_model(settings: Settings) -> CurrentModel:
+    """The model ``local://`` scores with (and the model server serves): pinned or following current."""
+    from models.classifiers import CurrentModel
     from models.registry import ModelRegistry
 
-    name = urlsplit(settings.model.classifier_url).netloc
-    pinned = None if name in ("", "current") else name
+    url = urlsplit(settings.model.classifier_url)
+    pinned = url.netloc if url.scheme == "local" and url.netloc not in ("", "current") else None
     m = settings.model
-    return OnnxClassifier(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads)
+    return CurrentModel(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads)
 
 
 def _baseline(settings: Settings) -> Classifier:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -52,11 +53,12 @@ async def _run(scorer: _Scorer, texts: Sequence[str]) -> list[Prediction]:
     return to_predictions(scores, scorer.version)
 
 
-class OnnxClassifier:
-    """Scores with a registry version through ONNX Runtime in a worker thread.
+class CurrentModel:
+    """The ONNX scorer of a pinned version, or of the registry's ``current`` pointer.
 
-    With ``pinned=None`` it follows the registry's ``current`` pointer and swaps in a
-    newly promoted version within ``reload_seconds``, without a restart.
+    Following ``current``, it re-reads the pointer at most every ``reload_seconds`` and
+    swaps in a newly promoted version, so workers and the model server pick up a
+    promotion without a restart.
     """
 
     def __init__(
@@ -66,32 +68,45 @@ class OnnxClassifier:
         self._pinned = pinned
         self._reload_seconds = reload_seconds
         self._threads = threads
-        self._scorer = self._load()
+        self._lock = threading.Lock()
+        self._scorer = self._load(self._wanted())
         self._checked = time.monotonic()
 
-    def _load(self) -> OnnxScorer:
-        info = self._registry.get(self._pinned) if self._pinned else self._registry.current()
-        log.info("loading model %s", info.name)
-        return OnnxScorer(info.path, threads=self._threads)
+    def _wanted(self) -> str:
+        return self._pinned or self._registry.current().name
+
+    def _load(self, name: str) -> OnnxScorer:
+        log.info("loading model %s", name)
+        return OnnxScorer(self._registry.get(name).path, threads=self._threads)
+
+    def get(self) -> OnnxScorer:
+        """The scorer to use now (reloads when the promoted version changed)."""
+        if self._pinned or time.monotonic() - self._checked < self._reload_seconds:
+            return self._scorer
+        with self._lock:
+            self._checked = time.monotonic()
+            wanted = self._wanted()
+            if wanted != self._scorer.version:
+                self._scorer = self._load(wanted)
+                log.info("switched to model %s", wanted)
+        return self._scorer
+
+
+class OnnxClassifier:
+    """Scores with a registry version through ONNX Runtime in a worker thread."""
+
+    def __init__(self, model: CurrentModel) -> None:
+        self._model = model
 
     @property
     def version(self) -> str:
         """The version that scores the next batch."""
-        return self._scorer.version
-
-    async def _maybe_reload(self) -> None:
-        if self._pinned or time.monotonic() - self._checked < self._reload_seconds:
-            return
-        self._checked = time.monotonic()
-        current = self._registry.current().name
-        if current != self._scorer.version:
-            self._scorer = await asyncio.to_thread(self._load)
-            log.info("switched to model %s", current)
+        return self._model.get().version
 
     async def classify(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions in input order, each with the version that made it."""
-        await self._maybe_reload()
-        return await _run(self._scorer, texts)
+        scorer = await asyncio.to_thread(self._model.get)
+        return await _run(scorer, texts)
 
     async def close(self) -> None:
         """Nothing to release."""

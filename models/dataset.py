@@ -55,7 +55,7 @@ def _label_index(value: object, names: tuple[str, ...], head: str, where: str) -
     raise LabelFileError(f"{where}: unknown {head} label {value!r}; expected one of {list(names)}")
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, object] | LabelFileError]]:
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".csv":
         for i, row in enumerate(csv.DictReader(text.splitlines()), start=2):
@@ -67,10 +67,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise LabelFileError(f"{path.name}:{i}: malformed JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise LabelFileError(f"{path.name}:{i}: expected a JSON object")
-        yield i, obj
+            yield i, LabelFileError(f"{path.name}:{i}: malformed JSON ({exc.msg})")
+            continue
+        yield i, obj if isinstance(obj, dict) else LabelFileError(f"{path.name}:{i}: expected a JSON object")
 
 
 def load_label_file(path: Path) -> list[Example]:
@@ -90,6 +89,9 @@ def load_label_file(path: Path) -> list[Example]:
         raise LabelFileError(f"{path.name}: not UTF-8 ({exc.reason})") from exc
     for line_no, row in rows:
         where = f"{path.name}:{line_no}"
+        if isinstance(row, LabelFileError):
+            problems.append(str(row))
+            continue
         try:
             out.append(_example_from_row(row, where))
         except LabelFileError as exc:

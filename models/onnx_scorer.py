@@ -68,6 +68,15 @@ class OnnxScorer:
         s, t = self.session.run(None, self.encode(texts))
         return np.asarray(s), np.asarray(t)
 
+    def score_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> HeadScores:
+        """Calibrated probabilities for already tokenised input (the model server's path)."""
+        feed = {"input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64)}
+        s, t = self.session.run(None, feed)
+        return HeadScores(
+            softmax(np.asarray(s), self.temperatures.get("sentiment", 1.0)),
+            softmax(np.asarray(t), self.temperatures.get("topic", 1.0)),
+        )
+
     def score(self, texts: Sequence[str], batch_size: int = 64) -> HeadScores:
         """Calibrated probabilities, batching internally; texts must be non-empty."""
         sent, topic = [], []

@@ -1,0 +1,169 @@
+"""Model commands of the ``finsentry`` CLI: train, models, predict, serve-model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from finsentry.settings import Settings
+
+models_app = typer.Typer(help="The model registry: list, promote, roll back, export.", no_args_is_help=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _registry(ctx: typer.Context) -> Any:
+    from models.registry import ModelRegistry
+
+    return ModelRegistry(_settings(ctx).model.registry)
+
+
+def _echo(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def train(
+    ctx: typer.Context,
+    labels: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="New labels (.jsonl or .csv).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    lr: Annotated[float, typer.Option()] = 8e-5,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    seed: Annotated[int, typer.Option()] = 13,
+    promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
+) -> None:
+    """Train a new version on the vendored data plus new labels, evaluate it, register it."""
+    from models.dataset import load_label_file
+    from models.pipeline import build_version
+    from models.train import TrainConfig
+
+    extra = load_label_file(labels) if labels else []  # refused with line numbers before training
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    registry = _registry(ctx)
+    out = build_version(registry, cfg, extra, label_source=labels.name if labels else "")
+    info = registry.get(out.name)
+    report: dict[str, Any] = {
+        "version": info.name,
+        "path": str(out),
+        "metrics": {h: info.f1(h) for h in ("sentiment", "topic")},
+    }
+    current = registry.current()
+    report["gate"] = registry.judge(info, current) or "passes"
+    if promote:
+        registry.promote(info.name)
+        report["promoted"] = True
+    _echo(report)
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Every version with its validation metrics; the current one is marked."""
+    registry = _registry(ctx)
+    current = registry.current().name
+    rows = [
+        {
+            "version": v.name,
+            "current": v.name == current,
+            "sentiment_f1": round(v.f1("sentiment"), 4),
+            "topic_f1": round(v.f1("topic"), 4),
+            "created": v.meta.get("created"),
+            "bundled": v.path.parent == registry.bundled,
+        }
+        for v in registry.versions()
+    ]
+    _echo(rows)
+
+
+@models_app.command("promote")
+def models_promote(
+    ctx: typer.Context, version: str, force: Annotated[bool, typer.Option(help="Skip the quality gate.")] = False
+) -> None:
+    """Make VERSION current; refused when it is worse than current beyond noise."""
+    info = _registry(ctx).promote(version, force=force)
+    _echo({"current": info.name})
+
+
+@models_app.command("rollback")
+def models_rollback(ctx: typer.Context) -> None:
+    """Return to the previously promoted version."""
+    _echo({"current": _registry(ctx).rollback().name})
+
+
+@models_app.command("export")
+def models_export(
+    ctx: typer.Context,
+    triton: Annotated[Path, typer.Option(help="Triton model repository folder to write.")],
+    version: Annotated[str | None, typer.Option(help="Version (default: current).")] = None,
+) -> None:
+    """Write a model repository (ONNX + config.pbtxt) for the NVIDIA Triton container."""
+    from models.triton_export import export_repository
+
+    registry = _registry(ctx)
+    info = registry.get(version) if version else registry.current()
+    _echo({"version": info.name, "repository": str(export_repository(info.path, triton))})
+
+
+def _local_classify(settings: Settings, version: str | None) -> Any:
+    from models.classifiers import CurrentModel, to_predictions
+    from models.registry import ModelRegistry
+
+    model = CurrentModel(ModelRegistry(settings.model.registry), version, threads=settings.model.threads)
+    scorer = model.get()
+    return lambda texts: to_predictions(scorer.score(texts), scorer.version)
+
+
+def _triton_classify(url: str) -> Any:
+    from models.triton_client import TritonClassifier
+
+    loop = asyncio.new_event_loop()
+    client = TritonClassifier.from_url(url)
+    loop.run_until_complete(client.wait_ready(30))
+    return lambda texts: loop.run_until_complete(client.classify(texts))
+
+
+def predict(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="Version (default: current).")] = None,
+    backend: Annotated[str, typer.Option(help="local or triton")] = "local",
+    triton_url: Annotated[str, typer.Option(help="Used with --backend triton.")] = "triton://127.0.0.1:8001",
+) -> None:
+    """JSON lines {"id", "text"} on stdin → predictions as JSON lines on stdout, in order."""
+    from models.predict import predict_lines
+
+    if backend not in ("local", "triton"):
+        raise typer.BadParameter("backend must be local or triton")
+    classify = _local_classify(_settings(ctx), model) if backend == "local" else _triton_classify(triton_url)
+    out = sys.stdout
+    for record in predict_lines(sys.stdin, classify):
+        out.write(json.dumps(record) + "\n")
+    out.flush()
+
+
+def serve_model(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    grpc_port: Annotated[int, typer.Option()] = 8001,
+    http_port: Annotated[int, typer.Option()] = 8000,
+    metrics_port: Annotated[int, typer.Option()] = 8002,
+) -> None:
+    """Serve the current model (following promotions) through Triton with dynamic batching."""
+    import os
+
+    from finsentry.factory import current_model
+    from models.serving import serve
+
+    settings = _settings(ctx)
+    # tritonserver's Python backend stub must load this interpreter's libpython, not the system one.
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    os.environ["LD_LIBRARY_PATH"] = f"{libdir}:{os.environ.get('LD_LIBRARY_PATH', '')}"
+    serve(current_model(settings), host, http_port, grpc_port, metrics_port, workspace=Path(settings.home) / "triton")

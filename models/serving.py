@@ -1,0 +1,83 @@
+"""``finsentry serve-model``: the classifier behind a real Triton server (PyTriton).
+
+Interface (also what ``models export --triton`` writes for NVIDIA Triton):
+inputs ``input_ids`` and ``attention_mask`` (INT64, [batch, tokens]); outputs
+``sentiment_probs`` (FP32, [batch, 3]), ``topic_probs`` (FP32, [batch, 20]) and
+``model_version`` (BYTES, [batch, 1]) so each document records the version that scored it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.classifiers import CurrentModel
+from models.labels import SENTIMENTS, TOPICS
+
+log = logging.getLogger(__name__)
+MODEL_NAME = "finsentry"
+MAX_BATCH = 256
+
+
+def make_infer(model: CurrentModel) -> Any:
+    """The batched inference function Triton calls with dynamically batched requests."""
+    from pytriton.decorators import batch
+
+    @batch
+    def infer(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        scorer = model.get()  # may swap in a newly promoted version between batches
+        scores = scorer.score_ids(input_ids, attention_mask)
+        version = np.full((len(input_ids), 1), scorer.version.encode(), dtype=object)
+        return {
+            "sentiment_probs": scores.sentiment.astype(np.float32),
+            "topic_probs": scores.topic.astype(np.float32),
+            "model_version": version,
+        }
+
+    return infer
+
+
+def serve(
+    model: CurrentModel,
+    host: str,
+    http_port: int,
+    grpc_port: int,
+    metrics_port: int,
+    workspace: Path,
+    queue_delay_us: int = 2000,
+) -> None:
+    """Run tritonserver with the model bound until SIGINT/SIGTERM."""
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    from pytriton.triton import Triton, TritonConfig
+
+    config = TritonConfig(
+        http_address=host,
+        http_port=http_port,
+        grpc_address=host,
+        grpc_port=grpc_port,
+        metrics_port=metrics_port,
+        exit_on_error=True,
+    )
+    with Triton(config=config, workspace=workspace) as triton:
+        triton.bind(
+            model_name=MODEL_NAME,
+            infer_func=make_infer(model),
+            inputs=[
+                Tensor(name="input_ids", dtype=np.int64, shape=(-1,)),
+                Tensor(name="attention_mask", dtype=np.int64, shape=(-1,)),
+            ],
+            outputs=[
+                Tensor(name="sentiment_probs", dtype=np.float32, shape=(len(SENTIMENTS),)),
+                Tensor(name="topic_probs", dtype=np.float32, shape=(len(TOPICS),)),
+                Tensor(name="model_version", dtype=bytes, shape=(1,)),
+            ],
+            config=ModelConfig(
+                max_batch_size=MAX_BATCH, batcher=DynamicBatcher(max_queue_delay_microseconds=queue_delay_us)
+            ),
+            strict=True,
+        )
+        log.info("serving %s on grpc %s:%d, http %s:%d", MODEL_NAME, host, grpc_port, host, http_port)
+        triton.serve()

@@ -1,0 +1,148 @@
+"""The stream's Classifier backend over a Triton server (gRPC, async, batched, retried)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from finsentry.errors import ConfigError, ModelError, ServiceUnavailable
+from finsentry.schemas import Prediction
+from models.classifiers import to_predictions
+from models.net import base_model_path
+from models.onnx_scorer import HeadScores
+from models.text import normalize
+
+log = logging.getLogger(__name__)
+
+
+class TritonClassifier:
+    """Tokenise locally, send token ids to Triton in concurrent chunks, join the answers.
+
+    Chunks go out concurrently so that Triton's dynamic batcher can merge them; padding
+    to a multiple of 16 tokens lets requests of similar length share a batch.
+
+    Args:
+        host_port: Triton's gRPC ``host:port``.
+        model: the model name on the server.
+        timeout: seconds per request.
+        retries: attempts after the first on an unavailable server.
+        chunk: texts per request.
+    """
+
+    def __init__(
+        self,
+        host_port: str,
+        model: str = "finsentry",
+        timeout: float = 10.0,
+        retries: int = 3,
+        chunk: int = 64,
+        max_length: int = 64,
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        self._url = host_port
+        self._model = model
+        self._timeout = timeout
+        self._retries = retries
+        self._chunk = chunk
+        self._max_length = max_length
+        self._tok = AutoTokenizer.from_pretrained(str(base_model_path()))
+        self._client: Any = None
+
+    @classmethod
+    def from_url(cls, url: str) -> TritonClassifier:
+        """``triton://host:port[/model]`` → a classifier.
+
+        Raises:
+            ConfigError: no host or port.
+        """
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.port:
+            raise ConfigError(f"triton URL needs host and port: {url!r}")
+        return cls(f"{parts.hostname}:{parts.port}", model=parts.path.strip("/") or "finsentry")
+
+    def _grpc(self) -> Any:
+        if self._client is None:  # created lazily: the aio client binds to the running loop
+            from tritonclient.grpc.aio import InferenceServerClient
+
+            self._client = InferenceServerClient(url=self._url)
+        return self._client
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the server and model are ready.
+
+        Raises:
+            ServiceUnavailable: not ready within ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if await self._grpc().is_model_ready(self._model):
+                    return
+            except Exception as exc:  # noqa: BLE001 - connection refused etc. means "not yet"
+                log.debug("triton not ready: %s", exc)
+            await asyncio.sleep(0.5)
+        raise ServiceUnavailable(f"Triton model {self._model!r} at {self._url} not ready within {timeout:.0f}s")
+
+    def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        enc = self._tok(
+            [normalize(t) for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self._max_length,
+            pad_to_multiple_of=16,
+            return_tensors="np",
+        )
+        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+
+    async def _infer(self, texts: Sequence[str]) -> tuple[HeadScores, list[str]]:
+        from tritonclient.grpc import InferInput, InferRequestedOutput
+        from tritonclient.utils import InferenceServerException
+
+        ids, mask = self._encode(texts)
+        inputs = [
+            InferInput("input_ids", list(ids.shape), "INT64"),
+            InferInput("attention_mask", list(mask.shape), "INT64"),
+        ]
+        inputs[0].set_data_from_numpy(ids)
+        inputs[1].set_data_from_numpy(mask)
+        outputs = [InferRequestedOutput(n) for n in ("sentiment_probs", "topic_probs", "model_version")]
+        delay = 0.2
+        for attempt in range(self._retries + 1):
+            try:
+                res = await self._grpc().infer(self._model, inputs, outputs=outputs, client_timeout=self._timeout)
+                versions = [v.decode() for v in res.as_numpy("model_version").reshape(-1)]
+                return HeadScores(res.as_numpy("sentiment_probs"), res.as_numpy("topic_probs")), versions
+            except InferenceServerException as exc:
+                if "INVALID_ARG" in str(exc.status()):
+                    raise ModelError(f"Triton refused the request: {exc.message()}") from exc
+                if attempt == self._retries:
+                    raise ServiceUnavailable(f"Triton at {self._url}: {exc.message()}") from exc
+                log.warning("Triton request failed (%s); retry %d/%d", exc.message(), attempt + 1, self._retries)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions in input order, each with the version the server used."""
+        if any(not t.strip() for t in texts):
+            raise ModelError("empty text cannot be classified")
+        chunks = [texts[k : k + self._chunk] for k in range(0, len(texts), self._chunk)]
+        answers = await asyncio.gather(*(self._infer(c) for c in chunks))
+        out: list[Prediction] = []
+        for scores, versions in answers:
+            preds = to_predictions(scores, versions[0] if versions else "")
+            out += [p.model_copy(update={"model_version": v}) for p, v in zip(preds, versions, strict=True)]
+        return out
+
+    async def close(self) -> None:
+        """Close the gRPC channel."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
