@@ -49,7 +49,7 @@ def test_gate_refuses_worse_beyond_noise_accepts_within_noise(
     make_version("slightly-worse", 0.875, 0.868)  # within 2 standard errors of n=1000
     make_version("worse-topic", 0.89, 0.80)
     assert registry.promote("slightly-worse").name == "slightly-worse"
-    with pytest.raises(PromotionRefused, match="topic weighted F1 0.8000"):
+    with pytest.raises(PromotionRefused, match=r"topic weighted F1 0\.8000"):
         registry.promote("worse-topic")
     assert registry.current().name == "slightly-worse"
     assert registry.promote("worse-topic", force=True).name == "worse-topic"
