@@ -71,6 +71,18 @@ def worker(ctx: typer.Context) -> None:
     run_worker(settings, bootstrap_of(settings))
 
 
+@ingest_app.command("create-topics")
+def ingest_create_topics(ctx: typer.Context) -> None:
+    """Create the pipeline's topics on the broker (idempotent)."""
+    from finsentry import topics
+    from finsentry.broker import ensure_topics
+    from finsentry.ops import bootstrap_of
+
+    settings = _settings(ctx)
+    ensure_topics(bootstrap_of(settings), settings.kafka.partitions)
+    _echo_json({"topics": list(topics.ALL), "partitions": settings.kafka.partitions})
+
+
 @ingest_app.command("replay")
 def ingest_replay(
     ctx: typer.Context,

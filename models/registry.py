@@ -114,11 +114,16 @@ class ModelRegistry:
             PromotionRefused: the candidate is worse per head beyond noise and not forced.
 
         """
-        candidate, current = self.get(name), self.current()
-        reasons = [] if force or candidate.name == current.name else self.judge(candidate, current)
-        if reasons:
-            raise PromotionRefused(f"refused {name}: " + "; ".join(reasons) + " (use --force)")
-        history = self._history() or [current.name]
+        candidate = self.get(name)
+        try:
+            current: VersionInfo | None = self.current()
+        except ModelError:
+            current = None  # nothing to compare with: the first version is promoted as it is
+        if current is not None and not force and candidate.name != current.name:
+            reasons = self.judge(candidate, current)
+            if reasons:
+                raise PromotionRefused(f"refused {name}: " + "; ".join(reasons) + " (use --force)")
+        history = self._history() or ([current.name] if current else [])
         self._write_history([*history, candidate.name])
         return candidate
 

@@ -1,0 +1,204 @@
+"""Model speed: CPU docs/s by batch size (torch fp32, ONNX int8), predict path, Triton latency.
+
+Prints one JSON object on stdout; progress goes to stderr. Usage:
+    python bench/model.py [--version V] [--docs N] [--no-triton]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finsentry.settings import Settings
+from models.classifiers import to_predictions
+from models.dataset import load_base, split
+from models.onnx_scorer import OnnxScorer
+from models.predict import predict_lines
+from models.registry import ModelRegistry
+
+BATCHES = (1, 8, 32, 64, 128, 256)
+
+
+def progress(msg: str) -> None:
+    sys.stderr.write(f"[bench] {msg}\n")
+    sys.stderr.flush()
+
+
+def encoder_flops(lengths: np.ndarray, hidden: int = 384, ffn: int = 1536, layers: int = 6) -> float:
+    """Multiply-adds x2 per document, from real token lengths: projections, FFN, attention."""
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
+    attention = 2 * 2 * hidden * lengths.astype(np.float64) ** 2
+    return float(np.mean(layers * (per_token * lengths + attention)))
+
+
+def peak_flops() -> float:
+    """Measured fp32 matmul FLOP/s of this machine (the ceiling the model is compared with)."""
+    import torch
+
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    runs = []
+    for _ in range(10):
+        t = time.perf_counter()
+        a @ b
+        runs.append(time.perf_counter() - t)
+    return 2 * 1024**3 / statistics.median(runs)
+
+
+def docs_per_second(fn: Any, texts: list[str], batch: int, min_docs: int) -> float:
+    n = max(min_docs, batch * 3)
+    sample = (texts * (n // len(texts) + 1))[:n]
+    fn(sample[:batch])  # warm-up
+    t = time.perf_counter()
+    for k in range(0, n, batch):
+        fn(sample[k : k + batch])
+    return n / (time.perf_counter() - t)
+
+
+def torch_scorer(version_dir: Path) -> Any:
+    import torch
+    from transformers import AutoTokenizer
+
+    from models.text import normalize
+    from models.train import load_checkpoint
+
+    model = load_checkpoint(version_dir / "weights.pt")
+    tok = AutoTokenizer.from_pretrained(str(version_dir / "tokenizer"))
+
+    @torch.no_grad()
+    def run(batch: list[str]) -> Any:
+        enc = tok([normalize(t) for t in batch], padding=True, truncation=True, max_length=64, return_tensors="pt")
+        return model(enc["input_ids"], enc["attention_mask"])
+
+    return run
+
+
+def cpu_table(version_dir: Path, texts: list[str], docs: int) -> dict[str, Any]:
+    onnx = OnnxScorer(version_dir)
+    out: dict[str, Any] = {"onnx_int8": {}}
+    for b in BATCHES:
+        out["onnx_int8"][str(b)] = round(docs_per_second(onnx.score, texts, b, docs), 1)
+        progress(f"onnx int8 batch {b}: {out['onnx_int8'][str(b)]} docs/s")
+    if (version_dir / "weights.pt").exists():
+        run = torch_scorer(version_dir)
+        out["torch_fp32"] = {}
+        for b in BATCHES:
+            out["torch_fp32"][str(b)] = round(docs_per_second(run, texts, b, docs), 1)
+            progress(f"torch fp32 batch {b}: {out['torch_fp32'][str(b)]} docs/s")
+    return out
+
+
+def predict_path(version_dir: Path, texts: list[str]) -> dict[str, float]:
+    """`finsentry predict`'s own loop on JSON lines, model load excluded; median of 3 runs."""
+    scorer = OnnxScorer(version_dir)
+    lines = [json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)]
+
+    def classify(batch: Any) -> Any:
+        return to_predictions(scorer.score(batch), scorer.version)
+
+    list(predict_lines(lines[:256], classify))
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in predict_lines(lines, classify):
+            pass
+        runs.append(len(lines) / (time.perf_counter() - t))
+    return {"docs": len(lines), "docs_per_s_median": round(statistics.median(runs), 1)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
+    from models.triton_client import TritonClassifier
+
+    client = TritonClassifier.from_url(url)
+    await client.wait_ready(120)
+    await client.classify(texts[:8])
+    lat = []
+    for t in texts[:300]:
+        start = time.perf_counter()
+        await client.classify([t])
+        lat.append((time.perf_counter() - start) * 1000)
+    out: dict[str, Any] = {"single_p50_ms": round(float(np.percentile(lat, 50)), 2),
+                           "single_p99_ms": round(float(np.percentile(lat, 99)), 2)}
+    progress(f"triton one at a time: p50 {out['single_p50_ms']} ms, p99 {out['single_p99_ms']} ms")
+    sem = asyncio.Semaphore(32)
+
+    async def one(t: str) -> None:
+        async with sem:
+            await client.classify([t])
+
+    n = min(len(texts), 2000)
+    start = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in texts[:n]))
+    out["concurrent32_docs_per_s"] = round(n / (time.perf_counter() - start), 1)
+    start = time.perf_counter()
+    await client.classify(texts[:n])
+    out["chunked64_docs_per_s"] = round(n / (time.perf_counter() - start), 1)
+    progress(f"triton 32 in flight: {out['concurrent32_docs_per_s']} docs/s")
+    await client.close()
+    return out
+
+
+def triton(texts: list[str], registry: Path) -> dict[str, Any]:
+    grpc, http, metrics = _free_port(), _free_port(), _free_port()
+    env = {**os.environ, "FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": "var/bench"}
+    cmd = [sys.executable, "-m", "finsentry.cli", "serve-model", "--grpc-port", str(grpc),
+           "--http-port", str(http), "--metrics-port", str(metrics)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return asyncio.run(_triton_measure(f"triton://127.0.0.1:{grpc}", texts))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--version")
+    ap.add_argument("--docs", type=int, default=2048)
+    ap.add_argument("--no-triton", action="store_true")
+    args = ap.parse_args()
+    settings = Settings()
+    registry = ModelRegistry(settings.model.registry)
+    info = registry.get(args.version) if args.version else registry.current()
+    texts = [ex.text for ex in split(load_base())[1]]
+    progress(f"model {info.name}, {len(texts)} validation headlines")
+    onnx = OnnxScorer(info.path)
+    lengths = onnx.encode(texts)["attention_mask"].sum(axis=1)
+    flops = encoder_flops(lengths)
+    peak = peak_flops()
+    result: dict[str, Any] = {"model": info.name, "cpu_threads": os.cpu_count(),
+                              "tokens_per_doc_mean": round(float(lengths.mean()), 1),
+                              "flops_per_doc": round(flops), "peak_fp32_flops_measured": round(peak)}
+    result["cpu"] = cpu_table(info.path, texts, args.docs)
+    best = max(result["cpu"]["onnx_int8"].values())
+    result["onnx_int8_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
+    if "torch_fp32" in result["cpu"]:
+        best_t = max(result["cpu"]["torch_fp32"].values())
+        result["torch_fp32_best_fraction_of_fp32_peak"] = round(best_t * flops / peak, 3)
+    result["predict_path"] = predict_path(info.path, texts)
+    progress(f"predict path: {result['predict_path']}")
+    if not args.no_triton:
+        result["triton_cpu"] = triton(texts, settings.model.registry)
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Model fixtures: a registry over the bundled default model, and a real Triton server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from models.registry import ModelRegistry
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="session")
+def registry_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("registry")
+
+
+@pytest.fixture(scope="session")
+def registry(registry_root: Path) -> ModelRegistry:
+    return ModelRegistry(registry_root)
+
+
+def clone_version(registry: ModelRegistry, name: str, sentiment_temperature: float) -> str:
+    """A real second version: the bundled files under a new name with another calibration."""
+    src = registry.current().path
+    dst = registry.root / name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("weights.pt"))
+    meta = json.loads((dst / "meta.json").read_text())
+    meta["version"] = name
+    meta["temperatures"]["sentiment"] = sentiment_temperature
+    (dst / "meta.json").write_text(json.dumps(meta))
+    return name
+
+
+@pytest.fixture(scope="session")
+def triton_url(registry_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``finsentry serve-model`` (a real tritonserver via PyTriton) on free ports."""
+    grpc, http, metrics = free_port(), free_port(), free_port()
+    home = tmp_path_factory.mktemp("triton-home")
+    env = {
+        **os.environ,
+        "FINSENTRY_MODEL__REGISTRY": str(registry_root),
+        "FINSENTRY_HOME": str(home),
+        "FINSENTRY_MODEL__RELOAD_SECONDS": "0.5",
+        "HF_HUB_OFFLINE": "1",
+    }
+    log = (home / "triton.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "finsentry.cli",
+            "serve-model",
+            "--grpc-port",
+            str(grpc),
+            "--http-port",
+            str(http),
+            "--metrics-port",
+            str(metrics),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield f"triton://127.0.0.1:{grpc}/finsentry"
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    shutil.rmtree(home / "triton", ignore_errors=True)
