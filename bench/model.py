@@ -135,8 +135,10 @@ async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
         start = time.perf_counter()
         await client.classify([t])
         lat.append((time.perf_counter() - start) * 1000)
-    out: dict[str, Any] = {"single_p50_ms": round(float(np.percentile(lat, 50)), 2),
-                           "single_p99_ms": round(float(np.percentile(lat, 99)), 2)}
+    out: dict[str, Any] = {
+        "single_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "single_p99_ms": round(float(np.percentile(lat, 99)), 2),
+    }
     progress(f"triton one at a time: p50 {out['single_p50_ms']} ms, p99 {out['single_p99_ms']} ms")
     sem = asyncio.Semaphore(32)
 
@@ -159,8 +161,18 @@ async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
 def triton(texts: list[str], registry: Path) -> dict[str, Any]:
     grpc, http, metrics = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": "var/bench"}
-    cmd = [sys.executable, "-m", "finsentry.cli", "serve-model", "--grpc-port", str(grpc),
-           "--http-port", str(http), "--metrics-port", str(metrics)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "finsentry.cli",
+        "serve-model",
+        "--grpc-port",
+        str(grpc),
+        "--http-port",
+        str(http),
+        "--metrics-port",
+        str(metrics),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return asyncio.run(_triton_measure(f"triton://127.0.0.1:{grpc}", texts))
@@ -184,9 +196,13 @@ def main() -> None:
     lengths = onnx.encode(texts)["attention_mask"].sum(axis=1)
     flops = encoder_flops(lengths)
     peak = peak_flops()
-    result: dict[str, Any] = {"model": info.name, "cpu_threads": os.cpu_count(),
-                              "tokens_per_doc_mean": round(float(lengths.mean()), 1),
-                              "flops_per_doc": round(flops), "peak_fp32_flops_measured": round(peak)}
+    result: dict[str, Any] = {
+        "model": info.name,
+        "cpu_threads": os.cpu_count(),
+        "tokens_per_doc_mean": round(float(lengths.mean()), 1),
+        "flops_per_doc": round(flops),
+        "peak_fp32_flops_measured": round(peak),
+    }
     result["cpu"] = cpu_table(info.path, texts, args.docs)
     best = max(result["cpu"]["onnx_int8"].values())
     result["onnx_int8_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)

@@ -33,6 +33,7 @@ class ModelSettings(BaseModel):
 
     model_config = _FROZEN
     classifier_url: str = "local://current"
+    serve: bool = False  # `finsentry up` also runs the Triton model server (classifier_url triton://127.0.0.1:P)
     registry: Path = Path("var/models")
     reload_seconds: float = Field(default=10.0, gt=0)
     threads: int = Field(default=0, ge=0)

@@ -6,9 +6,11 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from finsentry import topics
 from finsentry.broker import KafkaInspector, ensure_topics, noida_binary, wait_for_port
+from finsentry.errors import ConfigError
 from finsentry.ops import bootstrap_of
 from finsentry.settings import Settings
 from finsentry.supervisor import Part, Supervisor
@@ -22,6 +24,16 @@ def _port_open(port: int) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not yet"
         return False
+
+
+def _model_part(settings: Settings, me: list[str]) -> Part:
+    """The Triton model server on the gRPC port that the classifier URL names."""
+    url = urlsplit(settings.model.classifier_url)
+    if url.scheme != "triton" or not url.port:
+        raise ConfigError("model.serve needs classifier_url triton://127.0.0.1:PORT")
+    grpc = url.port
+    argv = [*me, "serve-model", "--grpc-port", str(grpc), "--http-port", str(grpc - 1), "--metrics-port", str(grpc + 1)]
+    return Part("model", argv, ready_marker="serving finsentry", ready_check=lambda: _port_open(grpc))
 
 
 def _broker_part(settings: Settings) -> Part:
@@ -82,6 +94,8 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
         if not settings.kafka.bootstrap:
             sup.start(_broker_part(settings))
         ensure_topics(bootstrap, settings.kafka.partitions)
+        if settings.model.serve:
+            sup.start(_model_part(settings, me), timeout=180)
         for i in range(settings.worker.count):
             name = f"worker-{i + 1}"
             # A stable instance id per slot: a restarted worker takes its predecessor's place at once.

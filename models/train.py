@@ -152,7 +152,7 @@ def _run_epoch(
         opt.step()
         sched.step()
         running = 0.98 * running + 0.02 * float(loss) if i else float(loss)
-        bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", refresh=False)
 
 
 def save_checkpoint(model: TwoHeadClassifier, path: Path) -> None:

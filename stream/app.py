@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 
@@ -16,6 +17,7 @@ from finsentry.settings import Settings
 from stream.process import BatchResult, RawRecord, process_batch
 
 log = logging.getLogger(__name__)
+EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: try again later
 
 
 def _raw(event: Any) -> RawRecord:
@@ -30,6 +32,26 @@ async def emit(scored_topic: Any, dead_topic: Any, result: BatchResult) -> None:
     for dl in result.dead:
         log.warning("dead letter %s at %s:%s:%s: %s", dl.id, dl.source_topic, dl.partition, dl.offset, dl.reason)
     await asyncio.gather(*futures)
+
+
+def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
+    """Exit the process when a batch cannot be made durable.
+
+    Continuing would ack later batches, and Faust can then commit past the failed one
+    (it does when a partition has no committed offset yet). Exiting keeps the committed
+    offset before the failed batch; the supervisor (or Docker) restarts the worker,
+    which replays from there.
+    """
+    first = raws[0] if raws else None
+    where = f"{first.topic}:{first.partition}:{first.offset}" if first else "?"
+    log.critical(
+        "batch from %s is not durable (%s: %s); stopping so no later offset is committed past it",
+        where,
+        type(exc).__name__,
+        exc,
+    )
+    logging.shutdown()
+    os._exit(EXIT_NOT_DURABLE)
 
 
 def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store: DocumentStore) -> faust.App:
@@ -69,8 +91,12 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
             await handle(stream, events)
 
     async def handle(stream: Any, events: Sequence[Any]) -> None:
-        result = await process_batch([_raw(e) for e in events], classifier, store, w.max_record_bytes, w.write_retries)
-        await emit(scored_topic, dead_topic, result)
+        raws = [_raw(e) for e in events]
+        try:
+            result = await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries)
+            await emit(scored_topic, dead_topic, result)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, this batch is not durable
+            fail_stop(raws, exc)
         for event in events:
             await stream.ack(event)
         log.info("batch: %d in, %d stored, %d dead", len(events), len(result.scored), len(result.dead))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from finsentry.protocols import SearchQuery
 from finsentry.schemas import DeadLetter
 from finsentry.store.sqlite import SqliteStore
 from ingest.replay import record_key, replay
+from stream.app import EXIT_NOT_DURABLE
 from tests.stream.conftest import WorkerProcess, wait_until
 
 
@@ -120,3 +122,30 @@ def test_two_workers_share_the_partitions(
     wait_until(lambda: len(_mine(store, nonce)) == 400, 90, "400 stored documents")
     for w in (a, b):
         assert any("batch:" in line and "stored" in line for line in w.lines), "a worker never got work"
+
+
+def test_store_failure_stops_the_worker_and_nothing_is_lost(
+    broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    nonce = uuid.uuid4().hex[:10]
+    first_half = tmp_path / "a.jsonl"
+    first_half.write_text("\n".join(json.dumps(_good(nonce, n)) for n in range(100)) + "\n")
+    second_half = tmp_path / "b.jsonl"
+    second_half.write_text("\n".join(json.dumps(_good(nonce, n)) for n in range(100, 200)) + "\n")
+    worker = start_worker()
+    store = SqliteStore(tmp_path / "docs.db")
+    replay(first_half, broker.bootstrap)
+    wait_until(lambda: len(_mine(store, nonce)) == 100, 60, "the first 100 documents")
+    # Real fault at the store boundary: the table vanishes under the running worker.
+    db = sqlite3.connect(str(tmp_path / "docs.db"))
+    db.execute("DROP TABLE docs")
+    db.commit()
+    db.close()
+    replay(second_half, broker.bootstrap)
+    wait_until(lambda: worker.proc.poll() is not None, 90, "the worker to fail-stop")
+    assert worker.proc.returncode == EXIT_NOT_DURABLE
+    assert any("not durable" in line for line in worker.lines)
+    start_worker("w1")  # a fresh store schema is created on start: the outage is over
+    store = SqliteStore(tmp_path / "docs.db")
+    expected = {doc_id(_good(nonce, n)["url"]) for n in range(100, 200)}
+    wait_until(lambda: expected <= set(_mine(store, nonce)), 60, "the failed batches to be replayed")

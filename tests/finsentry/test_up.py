@@ -1,0 +1,84 @@
+"""`finsentry up --demo` as a user runs it: documents appear, Ctrl-C leaves nothing, data survives."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import free_port
+from tests.stream.conftest import wait_until
+
+
+def _our_processes(marker: str) -> list[int]:
+    """Pids whose environment names our unique home folder (children inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _search(env: dict[str, str]) -> list[dict[str, object]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "finsentry.cli", "search", "--json", "--limit", "1000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(out.stdout))
+
+
+def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "finsentry.cli", "up", "--demo", "--demo-rate", "200"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> None:
+    home = tmp_path / "fs-home"
+    env = {
+        **os.environ,
+        "FINSENTRY_HOME": str(home),
+        "FINSENTRY_KAFKA__PORT": str(free_port()),
+        "FINSENTRY_STORE__URL": f"sqlite:///{home}/docs.db",
+        "FINSENTRY_STATUS_EVERY": "1",
+        "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "up.log"
+    proc = _up(env, log)
+    started = time.monotonic()
+    wait_until(lambda: home.joinpath("docs.db").exists() and len(_search(env)) >= 400, 90, "demo documents")
+    assert time.monotonic() - started < 60, "the demo must show documents within a minute"
+    docs = _search(env)
+    assert {"sentiment", "topic", "model_version"} <= set(docs[0])
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")
+    text = log.read_text()
+    for part in ("broker ready", "worker-1 ready", "status    | in", "worker-1 stopped", "broker stopped"):
+        assert part in text, part
+    before = {d["id"] for d in docs}
+
+    proc = _up(env, log)  # the same demo feed again: ids are deterministic, nothing duplicates
+    wait_until(lambda: "pipeline up" in log.read_text().split("broker stopped")[-1], 60, "second start")
+    time.sleep(3)
+    assert before <= {d["id"] for d in _search(env)}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")
+    assert len(_search(env)) == len(before) == 443
