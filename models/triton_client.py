@@ -54,6 +54,7 @@ class TritonClassifier:
         self._max_length = max_length
         self._tok = AutoTokenizer.from_pretrained(str(base_model_path()))
         self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_url(cls, url: str) -> TritonClassifier:
@@ -68,10 +69,13 @@ class TritonClassifier:
         return cls(f"{parts.hostname}:{parts.port}", model=parts.path.strip("/") or "finsentry")
 
     def _grpc(self) -> Any:
-        if self._client is None:  # created lazily: the aio client binds to the running loop
+        # The aio client belongs to the loop it was made on: make one per running loop.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
             from tritonclient.grpc.aio import InferenceServerClient
 
             self._client = InferenceServerClient(url=self._url)
+            self._loop = loop
         return self._client
 
     async def wait_ready(self, timeout: float = 60.0) -> None:

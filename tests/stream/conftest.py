@@ -65,7 +65,7 @@ def pipeline_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
         "FINSENTRY_KAFKA__BOOTSTRAP": broker.bootstrap,
         "FINSENTRY_KAFKA__GROUP": f"test-{uuid.uuid4().hex[:8]}",
         "FINSENTRY_STORE__URL": f"sqlite:///{tmp_path}/docs.db",
-        "FINSENTRY_MODEL__CLASSIFIER_URL": "baseline://",
+        "FINSENTRY_MODEL__CLASSIFIER_URL": "local://current",
         "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
         "FINSENTRY_WORKER__BATCH_SIZE": "32",
         "FINSENTRY_WORKER__BATCH_WITHIN": "0.2",
