@@ -74,7 +74,7 @@ def main() -> None:
             "FINSENTRY_HOME": str(tmp),
             "FINSENTRY_STORE__URL": f"sqlite:///{tmp}/docs.db",
             "FINSENTRY_MODEL__CLASSIFIER_URL": args.classifier,
-            "FINSENTRY_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
         }
         workers = [_start_worker(env, i, tmp) for i in range(args.workers)]
         store = SqliteStore(tmp / "docs.db")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from types import TracebackType
 
 from finsentry import topics
 from finsentry.errors import ConfigError, ServiceUnavailable
+from finsentry.supervisor import die_with_parent
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 1_000_000  # Kafka's default message.max.bytes; records above it are refused
@@ -86,7 +89,16 @@ class EmbeddedBroker:
         log.info("starting embedded broker on %s (data in %s)", self.bootstrap, self.data_dir)
         # The server's own log goes beside its data folder, for post-mortems.
         with Path(f"{self.data_dir}.log").open("ab") as log_file:
-            self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            # Own process group: `noida-db` is a launcher that spawns the real server, and
+            # stopping must reach both.
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
         except ServiceUnavailable:
@@ -97,11 +109,13 @@ class EmbeddedBroker:
         """SIGTERM, then SIGKILL after 10 s; data is saved by the server on the way down."""
         if self._proc is None:
             return
-        self._proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGTERM)
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
         self._proc = None
 

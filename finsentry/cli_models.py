@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import sysconfig
 from pathlib import Path
@@ -163,6 +164,8 @@ def serve_model(
     from models.serving import serve
 
     settings = _settings(ctx)
+    # SIGTERM as a normal exit, so Triton is stopped and its workspace removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # tritonserver's Python backend stub must load this interpreter's libpython, not the system one.
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     os.environ["LD_LIBRARY_PATH"] = f"{libdir}:{os.environ.get('LD_LIBRARY_PATH', '')}"

@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec: the kernel sends SIGTERM when the supervisor dies,
-    # even by SIGKILL, so no part outlives it.
+def die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this (child) process when its parent dies, even by SIGKILL.
+
+    Runs in the child between fork and exec, so that no part outlives its supervisor.
+    """
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -93,7 +95,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env={**self._env, **part.env},
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         threading.Thread(target=self._pump, args=(part, part.proc), daemon=True).start()
 

@@ -77,13 +77,20 @@ class OnnxScorer:
             softmax(np.asarray(t), self.temperatures.get("topic", 1.0)),
         )
 
-    def score(self, texts: Sequence[str], batch_size: int = 64) -> HeadScores:
-        """Calibrated probabilities, batching internally; texts must be non-empty."""
+    def score(self, texts: Sequence[str], batch_size: int = 16) -> HeadScores:
+        """Calibrated probabilities in input order; texts must be non-empty.
+
+        Texts are batched in order of length so that each batch pads little (measured:
+        batches of 8-32 similar-length headlines are fastest on 2 cores).
+        """
+        if not texts:
+            return HeadScores(np.zeros((0, 3)), np.zeros((0, 0)))
+        order = np.argsort([len(t) for t in texts], kind="stable")
         sent, topic = [], []
         for k in range(0, len(texts), batch_size):
-            s, t = self.logits(texts[k : k + batch_size])
+            s, t = self.logits([texts[i] for i in order[k : k + batch_size]])
             sent.append(softmax(s, self.temperatures.get("sentiment", 1.0)))
             topic.append(softmax(t, self.temperatures.get("topic", 1.0)))
-        if not sent:
-            return HeadScores(np.zeros((0, 3)), np.zeros((0, 0)))
-        return HeadScores(np.concatenate(sent), np.concatenate(topic))
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return HeadScores(np.concatenate(sent)[back], np.concatenate(topic)[back])

@@ -9,6 +9,8 @@ inputs ``input_ids`` and ``attention_mask`` (INT64, [batch, tokens]); outputs
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +63,30 @@ def serve(
         metrics_port=metrics_port,
         exit_on_error=True,
     )
-    with Triton(config=config, workspace=workspace) as triton:
-        triton.bind(
-            model_name=MODEL_NAME,
-            infer_func=make_infer(model),
-            inputs=[
-                Tensor(name="input_ids", dtype=np.int64, shape=(-1,)),
-                Tensor(name="attention_mask", dtype=np.int64, shape=(-1,)),
-            ],
-            outputs=[
-                Tensor(name="sentiment_probs", dtype=np.float32, shape=(len(SENTIMENTS),)),
-                Tensor(name="topic_probs", dtype=np.float32, shape=(len(TOPICS),)),
-                Tensor(name="model_version", dtype=bytes, shape=(1,)),
-            ],
-            config=ModelConfig(
-                max_batch_size=MAX_BATCH, batcher=DynamicBatcher(max_queue_delay_microseconds=queue_delay_us)
-            ),
-            strict=True,
-        )
-        log.info("serving %s on grpc %s:%d, http %s:%d", MODEL_NAME, host, grpc_port, host, http_port)
-        triton.serve()
+    # PyTriton refuses an existing workspace, and a killed run leaves one behind: use a
+    # fresh folder per run and remove it on the way out.
+    run_dir = workspace / f"run-{os.getpid()}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        with Triton(config=config, workspace=run_dir) as triton:
+            triton.bind(
+                model_name=MODEL_NAME,
+                infer_func=make_infer(model),
+                inputs=[
+                    Tensor(name="input_ids", dtype=np.int64, shape=(-1,)),
+                    Tensor(name="attention_mask", dtype=np.int64, shape=(-1,)),
+                ],
+                outputs=[
+                    Tensor(name="sentiment_probs", dtype=np.float32, shape=(len(SENTIMENTS),)),
+                    Tensor(name="topic_probs", dtype=np.float32, shape=(len(TOPICS),)),
+                    Tensor(name="model_version", dtype=bytes, shape=(1,)),
+                ],
+                config=ModelConfig(
+                    max_batch_size=MAX_BATCH, batcher=DynamicBatcher(max_queue_delay_microseconds=queue_delay_us)
+                ),
+                strict=True,
+            )
+            log.info("serving %s on grpc %s:%d, http %s:%d", MODEL_NAME, host, grpc_port, host, http_port)
+            triton.serve()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
