@@ -18,6 +18,7 @@ from pathlib import Path
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.store.sqlite import SqliteStore
+from finsentry.supervisor import die_with_parent
 from ingest.replay import replay
 from models.dataset import load_base
 from stream.worker import READY_MARKER
@@ -41,13 +42,31 @@ def _start_worker(env: dict[str, str], i: int, log_dir: Path) -> subprocess.Pope
         env={**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}"},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
     )
     deadline = time.monotonic() + 90
     while READY_MARKER not in log.read_text(errors="replace"):
         if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
             raise RuntimeError(f"worker {i} did not start; see {log}")
         time.sleep(0.2)
     return proc
+
+
+def _run(store_path: Path, feed: Path, bootstrap: str, docs: int) -> tuple[float, float]:
+    """Produce the feed and wait until every document is stored; (elapsed, produce) seconds."""
+    store = SqliteStore(store_path)
+    start = time.perf_counter()
+    replay(feed, bootstrap)
+    produced = time.perf_counter() - start
+    progress(f"produced {docs} in {produced:.1f}s")
+    last = -1
+    while (n := store.total()) < docs:
+        if n != last:
+            progress(f"stored {n}/{docs}")
+            last = n
+        time.sleep(0.5)
+    return time.perf_counter() - start, produced
 
 
 def main() -> None:
@@ -76,22 +95,14 @@ def main() -> None:
             "FINSENTRY_MODEL__CLASSIFIER_URL": args.classifier,
             "PYTHONUNBUFFERED": "1",
         }
-        workers = [_start_worker(env, i, tmp) for i in range(args.workers)]
-        store = SqliteStore(tmp / "docs.db")
-        start = time.perf_counter()
-        replay(feed, broker.bootstrap)
-        produced = time.perf_counter() - start
-        progress(f"produced {args.docs} in {produced:.1f}s")
-        last = -1
-        while (n := store.total()) < args.docs:
-            if n != last:
-                progress(f"stored {n}/{args.docs}")
-                last = n
-            time.sleep(0.5)
-        elapsed = time.perf_counter() - start
-        for w in workers:
-            w.terminate()
-            w.wait(30)
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            workers += [_start_worker(env, i, tmp) for i in range(args.workers)]
+            elapsed, produced = _run(store_path=tmp / "docs.db", feed=feed, bootstrap=broker.bootstrap, docs=args.docs)
+        finally:
+            for w in workers:
+                w.terminate()
+                w.wait(30)
     result = {
         "docs": args.docs,
         "workers": args.workers,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
+from finsentry.supervisor import die_with_parent
 from stream.worker import READY_MARKER
 
 
@@ -30,6 +31,7 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
