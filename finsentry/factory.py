@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
@@ -13,6 +13,8 @@ from finsentry.settings import Settings
 
 if TYPE_CHECKING:
     from models.classifiers import CurrentModel
+
+T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> Path:
@@ -32,18 +34,20 @@ def _sqlite(settings: Settings) -> DocumentStore:
 _STORES: dict[str, Callable[[Settings], DocumentStore]] = {"sqlite": _sqlite}
 
 
+def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
+    scheme = urlsplit(url).scheme
+    if scheme not in table:  # look up first: a KeyError inside a backend is not "unknown scheme"
+        raise ConfigError(f"unknown {what} URL scheme {scheme!r} in {url!r}; known: {sorted(table)}")
+    return table[scheme]
+
+
 def make_store(settings: Settings) -> DocumentStore:
     """The document store named by ``settings.store.url``.
 
     Raises:
         ConfigError: unknown scheme.
-
     """
-    scheme = urlsplit(settings.store.url).scheme
-    try:
-        return _STORES[scheme](settings)
-    except KeyError:
-        raise ConfigError(f"unknown store URL scheme {scheme!r}; known: {sorted(_STORES)}") from None
+    return _pick(_STORES, settings.store.url, "store")(settings)
 
 
 def _local(settings: Settings) -> Classifier:
@@ -87,10 +91,5 @@ def make_classifier(settings: Settings) -> Classifier:
 
     Raises:
         ConfigError: unknown scheme.
-
     """
-    scheme = urlsplit(settings.model.classifier_url).scheme
-    try:
-        return _CLASSIFIERS[scheme](settings)
-    except KeyError:
-        raise ConfigError(f"unknown classifier URL scheme {scheme!r}; known: {sorted(_CLASSIFIERS)}") from None
+    return _pick(_CLASSIFIERS, settings.model.classifier_url, "classifier")(settings)

