@@ -151,7 +151,7 @@ def _run_epoch(
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        running = 0.98 * running + 0.02 * float(loss) if i else float(loss)
+        running = 0.98 * running + 0.02 * loss.item() if i else loss.item()
         bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", refresh=False)
 
 

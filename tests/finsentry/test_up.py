@@ -66,6 +66,17 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     assert time.monotonic() - started < 60, "the demo must show documents within a minute"
     docs = _search(env)
     assert {"sentiment", "topic", "model_version"} <= set(docs[0])
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "finsentry.cli", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert status["broker"] == "up" and status["current_model"] == docs[0]["model_version"]
+    assert status["kafka"]["records"]["news.raw"] >= 400
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")

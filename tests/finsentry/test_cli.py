@@ -1,0 +1,51 @@
+"""The CLI at its boundaries: bad configuration and bad label files fail clearly, before any work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "finsentry.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_bad_label_file_is_refused_before_training(tmp_path: Path) -> None:
+    labels = tmp_path / "new.jsonl"
+    labels.write_text('{"text": "Acme soars", "sentiment": "up"}\n{"text": "ok", "topic": "Macro"}\n{oops\n')
+    registry = tmp_path / "registry"
+    done = _cli("train", "--labels", str(labels), env={"FINSENTRY_MODEL__REGISTRY": str(registry)})
+    assert done.returncode == 1
+    assert "new.jsonl:1: unknown sentiment label 'up'" in done.stderr
+    assert "new.jsonl:3: malformed JSON" in done.stderr
+    assert not registry.exists()  # nothing trained, nothing written
+
+
+def test_bad_configuration_names_the_field() -> None:
+    done = _cli("stats", env={"FINSENTRY_WORKER__BATCH_SIZE": "zero"})
+    assert done.returncode == 2
+    assert "batch_size" in done.stderr
+
+
+def test_unknown_model_version_is_one_clear_line(tmp_path: Path) -> None:
+    done = _cli(
+        "predict",
+        "--model",
+        "nope",
+        stdin=json.dumps({"id": 1, "text": "x"}),
+        env={"FINSENTRY_MODEL__REGISTRY": str(tmp_path)},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "finsentry: unknown model version 'nope'; see `finsentry models list`"
+    )
