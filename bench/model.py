@@ -26,6 +26,7 @@ from models.dataset import load_base, split
 from models.onnx_scorer import OnnxScorer
 from models.predict import predict_lines
 from models.registry import ModelRegistry
+from models.serving import serve_model_argv
 
 BATCHES = (1, 8, 32, 64, 128, 256)
 
@@ -163,18 +164,7 @@ async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
 def triton(texts: list[str], registry: Path) -> dict[str, Any]:
     grpc, http, metrics = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": "var/bench"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "finsentry.cli",
-        "serve-model",
-        "--grpc-port",
-        str(grpc),
-        "--http-port",
-        str(http),
-        "--metrics-port",
-        str(metrics),
-    ]
+    cmd = serve_model_argv(grpc, http, metrics)
     proc = subprocess.Popen(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
     try:
         return asyncio.run(_triton_measure(f"triton://127.0.0.1:{grpc}", texts))

@@ -15,6 +15,7 @@ from finsentry.ops import bootstrap_of
 from finsentry.settings import Settings
 from finsentry.supervisor import Part, Supervisor
 from ingest.replay import DEMO_FEED
+from models.serving import serve_model_argv
 from stream.worker import READY_MARKER
 
 
@@ -26,13 +27,13 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _model_part(settings: Settings, me: list[str]) -> Part:
+def _model_part(settings: Settings) -> Part:
     """The Triton model server on the gRPC port that the classifier URL names."""
     url = urlsplit(settings.model.classifier_url)
     if url.scheme != "triton" or not url.port:
         raise ConfigError("model.serve needs classifier_url triton://127.0.0.1:PORT")
     grpc = url.port
-    argv = [*me, "serve-model", "--grpc-port", str(grpc), "--http-port", str(grpc - 1), "--metrics-port", str(grpc + 1)]
+    argv = serve_model_argv(grpc, grpc - 1, grpc + 1)
     return Part("model", argv, ready_marker="serving finsentry", ready_check=lambda: _port_open(grpc))
 
 
@@ -95,7 +96,7 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
             sup.start(_broker_part(settings))
         ensure_topics(bootstrap, settings.kafka.partitions)
         if settings.model.serve:
-            sup.start(_model_part(settings, me), timeout=180)
+            sup.start(_model_part(settings), timeout=180)
         for i in range(settings.worker.count):
             name = f"worker-{i + 1}"
             # A stable instance id per slot: a restarted worker takes its predecessor's place at once.

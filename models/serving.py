@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,22 @@ from models.labels import SENTIMENTS, TOPICS
 log = logging.getLogger(__name__)
 MODEL_NAME = "finsentry"
 MAX_BATCH = 256
+
+
+def serve_model_argv(grpc_port: int, http_port: int, metrics_port: int) -> list[str]:
+    """The command that runs ``finsentry serve-model`` on these ports with this Python."""
+    return [
+        sys.executable,
+        "-m",
+        "finsentry.cli",
+        "serve-model",
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        "--metrics-port",
+        str(metrics_port),
+    ]
 
 
 def make_infer(model: CurrentModel) -> Any:

@@ -6,13 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from models.registry import ModelRegistry
+from models.serving import serve_model_argv
 from tests.conftest import free_port
 
 
@@ -52,18 +52,7 @@ def triton_url(registry_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     }
     log = (home / "triton.log").open("wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "finsentry.cli",
-            "serve-model",
-            "--grpc-port",
-            str(grpc),
-            "--http-port",
-            str(http),
-            "--metrics-port",
-            str(metrics),
-        ],
+        serve_model_argv(grpc, http, metrics),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
