@@ -16,6 +16,7 @@ from types import TracebackType
 
 from finsentry import topics
 from finsentry.errors import ConfigError, ServiceUnavailable
+from finsentry.schemas import DeadLetter
 from finsentry.supervisor import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -186,3 +187,20 @@ class KafkaInspector:
         """Close both clients."""
         self._consumer.close()
         self._admin.close()
+
+
+def read_dead_letters(bootstrap: str, idle_ms: int = 2000) -> list[DeadLetter]:
+    """Every record on the dead-letter topic, oldest first (read without a consumer group)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topics.DEAD_LETTER,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=idle_ms,
+    )
+    try:
+        return [DeadLetter.model_validate_json(m.value) for m in consumer]
+    finally:
+        consumer.close()

@@ -142,6 +142,31 @@ def search(
         sys.stdout.write(f"{d.sentiment:<8} {d.topic:<28} {d.title[:90]}\n")
 
 
+@app.command("dead-letters")
+def dead_letters(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The newest dead letters: stage, reason, where it came from, and the start of the original."""
+    from finsentry.broker import read_dead_letters
+    from finsentry.ops import bootstrap_of
+
+    rows = read_dead_letters(bootstrap_of(_settings(ctx)))[-limit:]
+    out = [
+        {
+            **d.model_dump(mode="json", by_alias=True, exclude={"original_b64"}),
+            "original_preview": d.original[:200].decode("utf-8", "replace"),
+        }
+        for d in rows
+    ]
+    if as_json:
+        _echo_json(out)
+        return
+    for d in out:
+        sys.stdout.write(f"{d['time']} {d['stage']:<7} {d['reason'][:100]}\n")
+
+
 @app.command()
 def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Counts by topic and sentiment, dead letters, model versions."""

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from finsentry import topics
-from finsentry.broker import EmbeddedBroker
+from finsentry.broker import EmbeddedBroker, read_dead_letters
 from finsentry.ids import doc_id
 from finsentry.protocols import SearchQuery
 from finsentry.schemas import DeadLetter
@@ -37,18 +39,7 @@ def _mine(store: SqliteStore, nonce: str) -> list[str]:
 
 
 def _dead_letters(bootstrap: str, nonce: str) -> list[DeadLetter]:
-    consumer = KafkaConsumer(
-        topics.DEAD_LETTER,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-        group_id=None,
-    )
-    try:
-        found = [DeadLetter.model_validate_json(m.value) for m in consumer]
-    finally:
-        consumer.close()
-    return [d for d in found if nonce.encode() in d.original]
+    return [d for d in read_dead_letters(bootstrap) if nonce.encode() in d.original]
 
 
 def test_every_good_record_once_every_bad_one_dead_lettered(
@@ -80,6 +71,15 @@ def test_every_good_record_once_every_bad_one_dead_lettered(
         assert d.topic and d.model_version and d.tickers == ["ACME"]
     reasons = {d.reason.split(":")[0] for d in _dead_letters(broker.bootstrap, nonce)}
     assert reasons == set(bad)
+    shown = subprocess.run(
+        [sys.executable, "-m", "finsentry.cli", "dead-letters", "--json", "--limit", "1000"],
+        env=pipeline_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    mine = [d for d in json.loads(shown) if nonce in d["original_preview"]]
+    assert {d["stage"] for d in mine} == {"parse", "ingest"} and all(d["reason"] for d in mine)
 
 
 def test_sigkill_mid_stream_then_restart_stores_every_record_once(
