@@ -72,8 +72,8 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
         topic_partitions=settings.kafka.partitions,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
-        # A crashed member must be replaced in seconds, not after Faust's 1000 s default
-        # poll interval (the embedded broker waits on it when a member dies without leaving).
+        # Short failure detection for real Kafka (Faust's default poll interval is 1000 s).
+        # noida-db never evicts a dead member at all; static membership below handles that.
         broker_session_timeout=10.0,
         broker_rebalance_timeout=20.0,
         broker_max_poll_interval=60.0,

@@ -98,9 +98,9 @@ def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
     return item
 
 
-def parse_batch(raws: Sequence[RawRecord], max_bytes: int) -> tuple[list[NewsItem], list[DeadLetter]]:
-    """Split a batch into valid items (last copy of each id wins) and dead letters."""
-    items: dict[str, NewsItem] = {}
+def _parse(raws: Sequence[RawRecord], max_bytes: int) -> tuple[dict[str, tuple[NewsItem, RawRecord]], list[DeadLetter]]:
+    """Valid items by id, each with the record it came from (last copy wins), and dead letters."""
+    items: dict[str, tuple[NewsItem, RawRecord]] = {}
     dead: list[DeadLetter] = []
     for raw in raws:
         try:
@@ -108,8 +108,14 @@ def parse_batch(raws: Sequence[RawRecord], max_bytes: int) -> tuple[list[NewsIte
         except InvalidRecord as exc:
             dead.append(dead_letter(raw, "parse", str(exc)))
             continue
-        items[item.id] = item
-    return list(items.values()), dead
+        items[item.id] = (item, raw)
+    return items, dead
+
+
+def parse_batch(raws: Sequence[RawRecord], max_bytes: int) -> tuple[list[NewsItem], list[DeadLetter]]:
+    """Split a batch into valid items (last copy of each id wins) and dead letters."""
+    items, dead = _parse(raws, max_bytes)
+    return [item for item, _ in items.values()], dead
 
 
 async def score_items(items: Sequence[NewsItem], classifier: Classifier) -> list[ScoredDoc]:
@@ -153,14 +159,15 @@ async def process_batch(
     A record the classifier rejects on its own goes to the dead letters (stage ``score``);
     an unavailable classifier or store raises, so the batch is retried and never lost.
     """
-    items, dead = parse_batch(raws, max_bytes)
+    parsed, dead = _parse(raws, max_bytes)
+    items = [item for item, _ in parsed.values()]
     try:
         scored = await score_items(items, classifier)
     except ServiceUnavailable:
         raise
     except FinsentryError as exc:
         log.warning("batch scoring failed (%s); scoring one by one", exc)
-        scored, more_dead = await _score_one_by_one(items, raws, classifier)
+        scored, more_dead = await _score_one_by_one(list(parsed.values()), classifier)
         dead += more_dead
     if scored:
         await store_with_retry(store, scored, retries)
@@ -168,15 +175,15 @@ async def process_batch(
 
 
 async def _score_one_by_one(
-    items: Sequence[NewsItem], raws: Sequence[RawRecord], classifier: Classifier
+    parsed: Sequence[tuple[NewsItem, RawRecord]], classifier: Classifier
 ) -> tuple[list[ScoredDoc], list[DeadLetter]]:
     scored: list[ScoredDoc] = []
     dead: list[DeadLetter] = []
-    for item in items:
+    for item, raw in parsed:
         try:
             scored += await score_items([item], classifier)
         except ServiceUnavailable:
             raise
         except FinsentryError as exc:
-            dead.append(dead_letter(RawRecord(item.to_json_bytes(), raws[0].topic if raws else ""), "score", str(exc)))
+            dead.append(dead_letter(raw, "score", str(exc)))  # the original bytes and position
     return scored, dead

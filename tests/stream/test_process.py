@@ -150,6 +150,7 @@ def test_one_unscorable_record_is_dead_lettered_and_the_rest_stored(
     assert store.total() == 2
     assert [d.stage for d in result.dead] == ["score"]
     assert "poison" in result.dead[0].reason
+    assert result.dead[0].original == batch[1].value and result.dead[0].offset == 1
 
 
 def test_classifier_down_raises_and_stores_nothing(tmp_path: Path, news_line: Callable[..., bytes]) -> None:
