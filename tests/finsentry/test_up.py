@@ -62,7 +62,7 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     log = tmp_path / "up.log"
     proc = _up(env, log)
     started = time.monotonic()
-    wait_until(lambda: home.joinpath("docs.db").exists() and len(_search(env)) >= 400, 90, "demo documents")
+    wait_until(lambda: home.joinpath("docs.db").exists() and len(_search(env)) == 443, 90, "all demo documents")
     assert time.monotonic() - started < 60, "the demo must show documents within a minute"
     docs = _search(env)
     assert {"sentiment", "topic", "model_version"} <= set(docs[0])
