@@ -31,8 +31,9 @@ def render_card(meta: dict[str, Any]) -> str:
         f"max length {cfg['max_length']}, seed {cfg['seed']}.",
         f"- Calibration: temperature sentiment {meta['temperatures']['sentiment']:.3f}, "
         f"topic {meta['temperatures']['topic']:.3f} (fitted on validation).",
-        "- Served as ONNX with int8 dynamic quantisation (per-channel, 7-bit range); metrics below are",
-        "  of the served int8 model.",
+        "- Served as ONNX with weights stored as per-channel int8 and fp32 arithmetic, so a",
+        "  document's scores do not depend on the other documents in its batch; metrics below",
+        "  are of the served model.",
         "",
         "## Metrics on the fixed validation split (base data, content-hash split)",
         "",

