@@ -1,4 +1,6 @@
-"""Model speed: CPU docs/s by batch size (torch fp32, ONNX int8), predict path, Triton latency.
+"""Model speed: CPU docs/s by batch size (torch fp32, ONNX), predict path, Triton latency.
+
+The ONNX column is the served model: int8-stored weights, fp32 arithmetic (models/export.py).
 
 Prints one JSON object on stdout; progress goes to stderr. Usage:
     python bench/model.py [--version V] [--docs N] [--no-triton]
@@ -88,11 +90,11 @@ def torch_scorer(version_dir: Path, checkpoint: Path) -> Any:
 
 def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path | None) -> dict[str, Any]:
     onnx = OnnxScorer(version_dir)
-    out: dict[str, Any] = {"onnx_int8": {}}
+    out: dict[str, Any] = {"onnx": {}}
     for b in BATCHES:
         true_batch = lambda batch: onnx.score(batch, batch_size=len(batch))  # noqa: E731 - one model batch per call
-        out["onnx_int8"][str(b)] = round(docs_per_second(true_batch, texts, b, docs), 1)
-        progress(f"onnx int8 batch {b}: {out['onnx_int8'][str(b)]} docs/s")
+        out["onnx"][str(b)] = round(docs_per_second(true_batch, texts, b, docs), 1)
+        progress(f"onnx batch {b}: {out['onnx'][str(b)]} docs/s")
     checkpoint = checkpoint or version_dir / "weights.pt"
     if checkpoint.exists():
         run = torch_scorer(version_dir, checkpoint)
@@ -197,8 +199,8 @@ def main() -> None:
         "peak_fp32_flops_measured": round(peak),
     }
     result["cpu"] = cpu_table(info.path, texts, args.docs, args.checkpoint)
-    best = max(result["cpu"]["onnx_int8"].values())
-    result["onnx_int8_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
+    best = max(result["cpu"]["onnx"].values())
+    result["onnx_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
     if "torch_fp32" in result["cpu"]:
         best_t = max(result["cpu"]["torch_fp32"].values())
         result["torch_fp32_best_fraction_of_fp32_peak"] = round(best_t * flops / peak, 3)
