@@ -41,6 +41,8 @@ def train(
     lr: Annotated[float, typer.Option()] = 8e-5,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 13,
+    sentiment_weight: Annotated[float, typer.Option(min=0.1, help="Sentiment loss weight vs topic.")] = 1.0,
+    balance_sentiment: Annotated[bool, typer.Option(help="Weight rare sentiment classes up.")] = False,
     promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
 ) -> None:
     """Train a new version on the vendored data plus new labels, evaluate it, register it."""
@@ -49,7 +51,14 @@ def train(
     from models.train import TrainConfig
 
     extra = load_label_file(labels) if labels else []  # refused with line numbers before training
-    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    cfg = TrainConfig(
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        sentiment_weight=sentiment_weight,
+        balance_sentiment=balance_sentiment,
+    )
     registry = _registry(ctx)
     out = build_version(registry, cfg, extra, label_source=labels.name if labels else "")
     info = registry.get(out.name)

@@ -36,6 +36,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 13
     threads: int = 0  # 0 = torch default
+    sentiment_weight: float = 1.0  # the sentiment loss's weight against the topic loss
+    balance_sentiment: bool = False  # weight sentiment classes by sqrt(inverse frequency)
 
 
 def seed_everything(seed: int) -> None:
@@ -63,10 +65,23 @@ def _encode(tok: Any, batch: Sequence[Example], max_length: int) -> dict[str, to
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
-def _masked_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # sum / count rather than mean: a batch may hold no label for one head
-    loss = nn.functional.cross_entropy(logits, target, ignore_index=IGNORE, reduction="sum")
-    return loss / (target != IGNORE).sum().clamp(min=1)
+def _masked_ce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    # sum / total weight rather than mean: a batch may hold no label for one head
+    loss = nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=IGNORE, reduction="sum")
+    keep = target[target != IGNORE]
+    total = weight[keep].sum() if weight is not None else torch.tensor(float(len(keep)))
+    return loss / total.clamp(min=1.0)
+
+
+def sentiment_class_weights(rows: Sequence[Example]) -> torch.Tensor:
+    """sqrt(inverse frequency) per sentiment class, mean 1: rare classes (negative) count more.
+
+    The square root is a compromise: full inverse frequency over-predicts the rare classes.
+    """
+    y = np.array([ex.sentiment for ex in rows])
+    counts = np.bincount(y[y != IGNORE], minlength=len(SENTIMENTS)).clip(min=1)
+    w = np.sqrt(counts.sum() / (len(SENTIMENTS) * counts))
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
@@ -118,8 +133,9 @@ def train_model(
     total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, int(cfg.warmup * total)))
     rng = random.Random(cfg.seed)
+    weights = sentiment_class_weights(train_rows) if cfg.balance_sentiment else None
     for epoch in range(cfg.epochs):
-        _run_epoch(model, tok, train_rows, cfg, rng, opt, sched, epoch)
+        _run_epoch(model, tok, train_rows, cfg, rng, opt, sched, epoch, weights)
         if on_epoch is not None:
             on_epoch(epoch, model)
     model.eval()
@@ -135,6 +151,7 @@ def _run_epoch(
     opt: torch.optim.Optimizer,
     sched: Any,
     epoch: int,
+    sentiment_classes: torch.Tensor | None,
 ) -> None:
     model.train()
     bar = tqdm(
@@ -145,7 +162,7 @@ def _run_epoch(
         s_logits, t_logits = model(**_encode(tok, batch, cfg.max_length))
         y_s = torch.tensor([ex.sentiment for ex in batch])
         y_t = torch.tensor([ex.topic for ex in batch])
-        loss = _masked_ce(s_logits, y_s) + _masked_ce(t_logits, y_t)
+        loss = cfg.sentiment_weight * _masked_ce(s_logits, y_s, sentiment_classes) + _masked_ce(t_logits, y_t)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
