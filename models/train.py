@@ -70,7 +70,7 @@ def _masked_ce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor 
     loss = nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=IGNORE, reduction="sum")
     keep = target[target != IGNORE]
     total = weight[keep].sum() if weight is not None else torch.tensor(float(len(keep)))
-    return loss / total.clamp(min=1.0)
+    return loss / total.clamp(min=1e-6)  # 0 / tiny = 0 when no row has this head's label
 
 
 def sentiment_class_weights(rows: Sequence[Example]) -> torch.Tensor:
