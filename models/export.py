@@ -2,8 +2,8 @@
 
 Why weight-only int8 and not ONNX Runtime's dynamic quantisation: dynamic quantisation
 picks one activation scale per batch *tensor*, so a document's score depended on the
-other documents in its batch and on their padding (measured: up to 0.21 probability and
-3 label flips in 100 headlines between scoring alone and in a batch of 64). A score must
+other documents in its batch and on their padding (``bench/quantisation.py``: up to 0.16
+probability and 2 label flips in 100 headlines between scoring alone and in one batch). A score must
 not depend on its neighbours, and the local and Triton paths batch differently. Here the
 weights are stored as per-channel int8 (small file) and dequantised once at load time,
 so the arithmetic is fp32 and every document's result is the same in any batch.
