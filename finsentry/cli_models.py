@@ -43,14 +43,25 @@ def train(
     seed: Annotated[int, typer.Option()] = 13,
     sentiment_weight: Annotated[float, typer.Option(min=0.1, help="Sentiment loss weight vs topic.")] = 1.0,
     balance_sentiment: Annotated[bool, typer.Option(help="Weight rare sentiment classes up.")] = False,
+    base: Annotated[
+        str, typer.Option(help="Base encoder: minilm (fast default) or mpnet (accurate tier: make accurate-base).")
+    ] = "minilm",
+    teacher: Annotated[
+        str | None, typer.Option(help="Distil from this version's scores (e.g. an mpnet version).")
+    ] = None,
+    distill: Annotated[float, typer.Option(min=0.0, help="Weight of the teacher's soft targets.")] = 1.0,
     promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
 ) -> None:
     """Train a new version on the vendored data plus new labels, evaluate it, register it."""
+    from models.bases import base_dir
     from models.dataset import load_label_file
     from models.pipeline import build_version
     from models.train import TrainConfig
 
     extra = load_label_file(labels) if labels else []  # refused with line numbers before training
+    base_path = base_dir(base, _settings(ctx).home / "bases")  # refuses a missing base before training
+    registry = _registry(ctx)
+    teacher_dir = registry.get(teacher).path if teacher else None  # an unknown version fails here too
     cfg = TrainConfig(
         epochs=epochs,
         lr=lr,
@@ -58,9 +69,10 @@ def train(
         seed=seed,
         sentiment_weight=sentiment_weight,
         balance_sentiment=balance_sentiment,
+        base=base,
+        distill=distill if teacher else 0.0,
     )
-    registry = _registry(ctx)
-    out = build_version(registry, cfg, extra, label_source=labels.name if labels else "")
+    out = build_version(registry, cfg, base_path, extra, labels.name if labels else "", teacher_dir)
     info = registry.get(out.name)
     report: dict[str, Any] = {
         "version": info.name,
@@ -132,11 +144,11 @@ def _local_classify(settings: Settings, version: str | None) -> Any:
     return lambda texts: to_predictions(scorer.score(texts), scorer.version)
 
 
-def _triton_classify(url: str) -> Any:
+def _triton_classify(url: str, bases_cache: Path) -> Any:
     from models.triton_client import TritonClassifier
 
     loop = asyncio.new_event_loop()
-    client = TritonClassifier.from_url(url)
+    client = TritonClassifier.from_url(url, bases_cache)
     loop.run_until_complete(client.wait_ready(30))
     return lambda texts: loop.run_until_complete(client.classify(texts))
 
@@ -145,14 +157,20 @@ def predict(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option(help="Version (default: current).")] = None,
     backend: Annotated[str, typer.Option(help="local or triton")] = "local",
-    triton_url: Annotated[str, typer.Option(help="Used with --backend triton.")] = "triton://127.0.0.1:8001",
+    triton_url: Annotated[
+        str, typer.Option(help="Used with --backend triton; add ?base=mpnet for an mpnet version.")
+    ] = "triton://127.0.0.1:8001",
 ) -> None:
     """JSON lines {"id", "text"} on stdin → predictions as JSON lines on stdout, in order."""
     from models.predict import predict_lines
 
     if backend not in ("local", "triton"):
         raise typer.BadParameter("backend must be local or triton")
-    classify = _local_classify(_settings(ctx), model) if backend == "local" else _triton_classify(triton_url)
+    settings = _settings(ctx)
+    if backend == "local":
+        classify = _local_classify(settings, model)
+    else:
+        classify = _triton_classify(triton_url, settings.home / "bases")
     out = sys.stdout
     for record in predict_lines(sys.stdin, classify):
         out.write(json.dumps(record) + "\n")
@@ -178,4 +196,11 @@ def serve_model(
     # tritonserver's Python backend stub must load this interpreter's libpython, not the system one.
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     os.environ["LD_LIBRARY_PATH"] = f"{libdir}:{os.environ.get('LD_LIBRARY_PATH', '')}"
-    serve(current_model(settings), host, http_port, grpc_port, metrics_port, workspace=Path(settings.home) / "triton")
+    serve(
+        current_model(settings, keep_base=True),
+        host,
+        http_port,
+        grpc_port,
+        metrics_port,
+        workspace=Path(settings.home) / "triton",
+    )

@@ -56,15 +56,18 @@ def _local(settings: Settings) -> Classifier:
     return OnnxClassifier(current_model(settings))
 
 
-def current_model(settings: Settings) -> CurrentModel:
-    """The model ``local://`` scores with (and the model server serves): pinned or following current."""
+def current_model(settings: Settings, keep_base: bool = False) -> CurrentModel:
+    """The model ``local://`` scores with (and the model server serves): pinned or following current.
+
+    ``keep_base`` (the model server) refuses promotions to another base encoder.
+    """
     from models.classifiers import CurrentModel
     from models.registry import ModelRegistry
 
     url = urlsplit(settings.model.classifier_url)
     pinned = url.netloc if url.scheme == "local" and url.netloc not in ("", "current") else None
     m = settings.model
-    return CurrentModel(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads)
+    return CurrentModel(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads, keep_base=keep_base)
 
 
 def _baseline(settings: Settings) -> Classifier:
@@ -76,7 +79,7 @@ def _baseline(settings: Settings) -> Classifier:
 def _triton(settings: Settings) -> Classifier:
     from models.triton_client import TritonClassifier
 
-    return TritonClassifier.from_url(settings.model.classifier_url)
+    return TritonClassifier.from_url(settings.model.classifier_url, settings.home / "bases")
 
 
 _CLASSIFIERS: dict[str, Callable[[Settings], Classifier]] = {

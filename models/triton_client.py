@@ -6,15 +6,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from finsentry.errors import ConfigError, ModelError, ServiceUnavailable
 from finsentry.schemas import Prediction
+from models.bases import DEFAULT_BASE, base_dir
 from models.classifiers import to_predictions
-from models.net import base_model_path
 from models.onnx_scorer import HeadScores
 from models.text import normalize
 
@@ -33,6 +34,8 @@ class TritonClassifier:
         timeout: seconds per request.
         retries: attempts after the first on an unavailable server.
         chunk: texts per request.
+        max_length: tokens per text at most.
+        tokenizer_dir: the served version's base encoder folder (its tokenizer); default MiniLM.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class TritonClassifier:
         retries: int = 3,
         chunk: int = 64,
         max_length: int = 64,
+        tokenizer_dir: Path | None = None,
     ) -> None:
         from transformers import AutoTokenizer
 
@@ -52,21 +56,31 @@ class TritonClassifier:
         self._retries = retries
         self._chunk = chunk
         self._max_length = max_length
-        self._tok = AutoTokenizer.from_pretrained(str(base_model_path()))
+        # The server takes token ids, so the client must tokenise as the served base does.
+        self._tok = AutoTokenizer.from_pretrained(str(tokenizer_dir or base_dir(DEFAULT_BASE, Path())))
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> TritonClassifier:
-        """``triton://host:port[/model]`` → a classifier.
+    def from_url(cls, url: str, bases_cache: Path = Path("var/bases")) -> TritonClassifier:
+        """``triton://host:port[/model][?base=mpnet]`` → a classifier.
+
+        ``base`` names the served version's base encoder (default minilm), whose tokenizer
+        the client uses; ``bases_cache`` is where a packaged base is unpacked.
 
         Raises:
             ConfigError: no host or port.
+            BaseUnavailable: an unknown or uninstalled base.
         """
         parts = urlsplit(url)
         if not parts.hostname or not parts.port:
             raise ConfigError(f"triton URL needs host and port: {url!r}")
-        return cls(f"{parts.hostname}:{parts.port}", model=parts.path.strip("/") or "finsentry")
+        base = parse_qs(parts.query).get("base", [DEFAULT_BASE])[0]
+        return cls(
+            f"{parts.hostname}:{parts.port}",
+            model=parts.path.strip("/") or "finsentry",
+            tokenizer_dir=base_dir(base, bases_cache),
+        )
 
     def _grpc(self) -> Any:
         # The aio client belongs to the loop it was made on: make one per running loop.
