@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from finsentry.settings import Settings
+from models.bases import base_dir, version_base
 from models.classifiers import to_predictions
 from models.dataset import load_base, split
 from models.onnx_scorer import OnnxScorer
@@ -38,7 +39,7 @@ def progress(msg: str) -> None:
     sys.stderr.flush()
 
 
-def encoder_flops(lengths: np.ndarray, hidden: int = 384, ffn: int = 1536, layers: int = 6) -> float:
+def encoder_flops(lengths: np.ndarray, hidden: int, ffn: int, layers: int) -> float:
     """Multiply-adds x2 per document, from real token lengths: projections, FFN, attention."""
     per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
     attention = 2 * 2 * hidden * lengths.astype(np.float64) ** 2
@@ -70,14 +71,14 @@ def docs_per_second(fn: Any, texts: list[str], batch: int, min_docs: int) -> flo
     return n / (time.perf_counter() - t)
 
 
-def torch_scorer(version_dir: Path, checkpoint: Path) -> Any:
+def torch_scorer(version_dir: Path, checkpoint: Path, base: Path) -> Any:
     import torch
     from transformers import AutoTokenizer
 
     from models.text import normalize
     from models.train import load_checkpoint
 
-    model = load_checkpoint(checkpoint)
+    model = load_checkpoint(checkpoint, base)
     tok = AutoTokenizer.from_pretrained(str(version_dir / "tokenizer"))
 
     @torch.no_grad()
@@ -88,7 +89,7 @@ def torch_scorer(version_dir: Path, checkpoint: Path) -> Any:
     return run
 
 
-def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path | None) -> dict[str, Any]:
+def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path | None, base: Path) -> dict[str, Any]:
     onnx = OnnxScorer(version_dir)
     out: dict[str, Any] = {"onnx": {}}
     for b in BATCHES:
@@ -97,7 +98,7 @@ def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path |
         progress(f"onnx batch {b}: {out['onnx'][str(b)]} docs/s")
     checkpoint = checkpoint or version_dir / "weights.pt"
     if checkpoint.exists():
-        run = torch_scorer(version_dir, checkpoint)
+        run = torch_scorer(version_dir, checkpoint, base)
         out["torch_fp32"] = {}
         for b in BATCHES:
             out["torch_fp32"][str(b)] = round(docs_per_second(run, texts, b, docs), 1)
@@ -188,17 +189,20 @@ def main() -> None:
     texts = [ex.text for ex in split(load_base())[1]]
     progress(f"model {info.name}, {len(texts)} validation headlines")
     onnx = OnnxScorer(info.path)
+    base = base_dir(version_base(info.meta), settings.home / "bases")
+    arch = json.loads((base / "config.json").read_text())
     lengths = onnx.encode(texts)["attention_mask"].sum(axis=1)
-    flops = encoder_flops(lengths)
+    flops = encoder_flops(lengths, arch["hidden_size"], arch["intermediate_size"], arch["num_hidden_layers"])
     peak = peak_flops()
     result: dict[str, Any] = {
         "model": info.name,
+        "base": version_base(info.meta),
         "cpu_threads": os.cpu_count(),
         "tokens_per_doc_mean": round(float(lengths.mean()), 1),
         "flops_per_doc": round(flops),
         "peak_fp32_flops_measured": round(peak),
     }
-    result["cpu"] = cpu_table(info.path, texts, args.docs, args.checkpoint)
+    result["cpu"] = cpu_table(info.path, texts, args.docs, args.checkpoint, base)
     best = max(result["cpu"]["onnx"].values())
     result["onnx_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
     if "torch_fp32" in result["cpu"]:
@@ -206,8 +210,10 @@ def main() -> None:
         result["torch_fp32_best_fraction_of_fp32_peak"] = round(best_t * flops / peak, 3)
     result["predict_path"] = predict_path(info.path, texts)
     progress(f"predict path: {result['predict_path']}")
-    if not args.no_triton:
+    if not args.no_triton and info.name == registry.current().name:  # serve-model serves current
         result["triton_cpu"] = triton(texts, settings.model.registry)
+    elif not args.no_triton:
+        progress("Triton skipped: serve-model serves the current version, not this one")
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
 
 
