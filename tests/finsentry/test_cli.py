@@ -31,6 +31,18 @@ def test_bad_label_file_is_refused_before_training(tmp_path: Path) -> None:
     assert not registry.exists()  # nothing trained, nothing written
 
 
+def test_unknown_base_or_teacher_is_refused_before_training(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    env = {"FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": str(tmp_path / "home")}
+    done = _cli("train", "--base", "bert-large", env=env)
+    assert done.returncode == 1
+    assert "unknown base 'bert-large'; choose one of minilm, mpnet" in done.stderr
+    done = _cli("train", "--teacher", "20990101-000000-nope", env=env)
+    assert done.returncode == 1
+    assert "unknown model version '20990101-000000-nope'" in done.stderr
+    assert not registry.exists()
+
+
 def test_bad_configuration_names_the_field() -> None:
     done = _cli("stats", env={"FINSENTRY_WORKER__BATCH_SIZE": "zero"})
     assert done.returncode == 2
