@@ -84,6 +84,7 @@ class CurrentModel:
         self._reload_seconds = reload_seconds
         self._threads = threads
         self._keep_base = keep_base
+        self._refused: str | None = None  # the version refused last: log it once, not every reload
         self._lock = threading.Lock()
         self._scorer = self._load(self._wanted())
         self._checked = time.monotonic()
@@ -110,6 +111,8 @@ class CurrentModel:
     def _may_switch(self, wanted: str) -> bool:
         if not self._keep_base:
             return True
+        if wanted == self._refused:
+            return False
         old, new = version_base(self._scorer.meta), version_base(self._registry.get(wanted).meta)
         if old == new:
             return True
@@ -121,6 +124,7 @@ class CurrentModel:
             old,
             new,
         )
+        self._refused = wanted
         return False
 
 
