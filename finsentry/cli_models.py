@@ -50,6 +50,9 @@ def train(
         str | None, typer.Option(help="Distil from this version's scores (e.g. an mpnet version).")
     ] = None,
     distill: Annotated[float, typer.Option(min=0.0, help="Weight of the teacher's soft targets.")] = 1.0,
+    init: Annotated[
+        str | None, typer.Option(help="Continue training this version (same base) with a fresh schedule.")
+    ] = None,
     promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
 ) -> None:
     """Train a new version on the vendored data plus new labels, evaluate it, register it."""
@@ -62,6 +65,7 @@ def train(
     base_path = base_dir(base, _settings(ctx).home / "bases")  # refuses a missing base before training
     registry = _registry(ctx)
     teacher_dir = registry.get(teacher).path if teacher else None  # an unknown version fails here too
+    init_dir = registry.get(init).path if init else None
     cfg = TrainConfig(
         epochs=epochs,
         lr=lr,
@@ -72,7 +76,7 @@ def train(
         base=base,
         distill=distill if teacher else 0.0,
     )
-    out = build_version(registry, cfg, base_path, extra, labels.name if labels else "", teacher_dir)
+    out = build_version(registry, cfg, base_path, extra, labels.name if labels else "", teacher_dir, init_dir)
     info = registry.get(out.name)
     report: dict[str, Any] = {
         "version": info.name,

@@ -22,7 +22,9 @@ def render_card(meta: dict[str, Any]) -> str:
         f"# Model card: {meta['version']}",
         "",
         f"- Base: {meta['base_model']}, fine-tuned end to end with two heads (sentiment, topic)"
-        + (f", distilled from version `{meta['teacher']}`." if meta.get("teacher") else "."),
+        + (f", distilled from version `{meta['teacher']}`" if meta.get("teacher") else "")
+        + (f", continued from version `{meta['init']}`" if meta.get("init") else "")
+        + ".",
         f"- Created: {meta['created']}; training took {meta['train_seconds']} s on CPU.",
         f"- Data: vendored twitter-financial-news sentiment + topic train splits (MIT), "
         f"{data['rows']} rows ({data['train']} train / {data['validation']} validation), "

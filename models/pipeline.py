@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from models.bases import base_encoder
+from finsentry.errors import ModelError
+from models.bases import base_encoder, version_base
 from models.card import write_card
 from models.dataset import IGNORE, Example, data_hash, load_base, split
 from models.distill import teacher_targets
@@ -120,6 +121,7 @@ def build_version(
     extra: Sequence[Example] = (),
     label_source: str = "",
     teacher: Path | None = None,
+    init: Path | None = None,
 ) -> Path:
     """Train a new version on base data + ``extra`` and write it to the registry.
 
@@ -133,7 +135,12 @@ def build_version(
         extra: new labels merged over the base data.
         label_source: the new labels' file name, for the card.
         teacher: a registry version whose scores the student learns too (``cfg.distill`` > 0).
+        init: a registry version of the same base to continue training from (warm start).
+
+    Raises:
+        ModelError: ``init`` has another base or no saved fp32 weights (bundled versions).
     """
+    init_weights = _init_weights(init, cfg.base) if init else None
     base_rows = load_base()
     rows = merge(base_rows, extra)
     train_rows, val_rows = split(rows)
@@ -143,7 +150,7 @@ def build_version(
     log.info("training %s on %d rows (%d validation)", out.name, len(train_rows), len(val_rows))
     started = time.time()
     soft = teacher_targets(teacher, train_rows, threads=cfg.threads) if teacher else None
-    model, tok = train_model(train_rows, cfg, base, soft=soft)
+    model, tok = train_model(train_rows, cfg, base, soft=soft, init=init_weights)
     save_checkpoint(model, out / "weights.pt")
     temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
     export_onnx(model, out / "model.onnx")
@@ -154,6 +161,8 @@ def build_version(
     meta["train_seconds"] = round(time.time() - started, 1)
     if teacher:
         meta["teacher"] = teacher.name
+    if init:
+        meta["init"] = init.name
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     scorer = OnnxScorer(out)
     meta["metrics"] = evaluate(scorer, base_val)
@@ -164,6 +173,16 @@ def build_version(
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     write_card(out, meta)
     return out
+
+
+def _init_weights(version: Path, base: str) -> Path:
+    meta = json.loads((version / "meta.json").read_text())
+    if version_base(meta) != base:
+        raise ModelError(f"cannot continue {version.name} (base {version_base(meta)}) as a {base} model")
+    weights = version / "weights.pt"
+    if not weights.is_file():
+        raise ModelError(f"{version.name} has no fp32 weights.pt to continue from (bundled versions ship int8 only)")
+    return weights
 
 
 def _calibration_report(

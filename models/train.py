@@ -108,6 +108,18 @@ class _Loss:
         return loss
 
 
+def _optimizer(model: TwoHeadClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
 def _schedule(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / max(1, warmup)
@@ -134,6 +146,7 @@ def train_model(
     base: Path,
     on_epoch: Callable[[int, TwoHeadClassifier], None] | None = None,
     soft: SoftTargets | None = None,
+    init: Path | None = None,
 ) -> tuple[TwoHeadClassifier, Any]:
     """Fine-tune encoder and heads jointly; return (model, tokenizer).
 
@@ -146,21 +159,17 @@ def train_model(
         base: folder of the base encoder ``cfg.base`` (``models.bases.base_dir``).
         on_epoch: called after each epoch with the epoch index and the model.
         soft: a teacher's scores for every training text, weighted by ``cfg.distill``.
+        init: saved weights (of the same base) to start from instead of the bare base.
     """
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     tok = AutoTokenizer.from_pretrained(str(base))
     model = TwoHeadClassifier(base, len(SENTIMENTS), len(TOPICS))
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    if init is not None:
+        # warm start: a further run of a version's weights with a fresh schedule
+        model.load_state_dict(torch.load(init, map_location="cpu"))
+    opt = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, int(cfg.warmup * total)))

@@ -31,7 +31,7 @@ def test_bad_label_file_is_refused_before_training(tmp_path: Path) -> None:
     assert not registry.exists()  # nothing trained, nothing written
 
 
-def test_unknown_base_or_teacher_is_refused_before_training(tmp_path: Path) -> None:
+def test_unknown_base_teacher_or_init_is_refused_before_training(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     env = {"FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": str(tmp_path / "home")}
     done = _cli("train", "--base", "bert-large", env=env)
@@ -40,6 +40,9 @@ def test_unknown_base_or_teacher_is_refused_before_training(tmp_path: Path) -> N
     done = _cli("train", "--teacher", "20990101-000000-nope", env=env)
     assert done.returncode == 1
     assert "unknown model version '20990101-000000-nope'" in done.stderr
+    done = _cli("train", "--init", "20990101-000000-gone", env=env)
+    assert done.returncode == 1
+    assert "unknown model version '20990101-000000-gone'" in done.stderr
     assert not registry.exists()
 
 
