@@ -1,0 +1,73 @@
+"""What averaging the calibrated probabilities of several versions buys on validation.
+
+Scores the fixed validation split (the base data's, as in every card) once per version
+through its served ONNX model, then reports weighted F1 per head for every non-empty
+subset of the versions, averaging the members' calibrated probabilities. Cost of an
+ensemble is the sum of its members' (one encoder pass each).
+
+Prints one JSON object on stdout; progress goes to stderr. Usage:
+    python bench/ensemble.py --registry var/models VERSION [VERSION ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.dataset import load_base, split
+from models.labels import SENTIMENTS, TOPICS
+from models.onnx_scorer import OnnxScorer
+from models.pipeline import head_metrics
+from models.registry import ModelRegistry
+
+
+def progress(msg: str) -> None:
+    sys.stderr.write(f"[bench] {msg}\n")
+    sys.stderr.flush()
+
+
+def _score(registry: ModelRegistry, names: list[str], texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {}
+    for name in names:
+        started = time.perf_counter()
+        scores = OnnxScorer(registry.get(name).path).score(texts, batch_size=64)
+        out[name] = (scores.sentiment, scores.topic)
+        progress(f"scored {len(texts)} texts with {name} in {time.perf_counter() - started:.0f} s")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("versions", nargs="+")
+    parser.add_argument("--registry", type=Path, default=Path("var/models"))
+    args = parser.parse_args()
+    registry = ModelRegistry(args.registry)
+    val = split(load_base())[1]
+    probs = _score(registry, args.versions, [ex.text for ex in val])
+    y_s = np.array([ex.sentiment for ex in val])
+    y_t = np.array([ex.topic for ex in val])
+    rows: list[dict[str, Any]] = []
+    for k in range(1, len(args.versions) + 1):
+        for members in itertools.combinations(args.versions, k):
+            s = np.mean([probs[m][0] for m in members], axis=0)
+            t = np.mean([probs[m][1] for m in members], axis=0)
+            rows.append(
+                {
+                    "members": list(members),
+                    "sentiment_f1": round(head_metrics(s, y_s, SENTIMENTS)["weighted_f1"], 4),
+                    "topic_f1": round(head_metrics(t, y_t, TOPICS)["weighted_f1"], 4),
+                }
+            )
+    json.dump({"validation_rows": len(val), "ensembles": rows}, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
