@@ -37,7 +37,7 @@ def _score(registry: ModelRegistry, names: list[str], texts: list[str]) -> dict[
     out = {}
     for name in names:
         started = time.perf_counter()
-        scores = OnnxScorer(registry.get(name).path).score(texts, batch_size=64)
+        scores = OnnxScorer(registry.get(name).path).score(texts)
         out[name] = (scores.sentiment, scores.topic)
         progress(f"scored {len(texts)} texts with {name} in {time.perf_counter() - started:.0f} s")
     return out

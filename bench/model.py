@@ -1,6 +1,8 @@
-"""Model speed: CPU docs/s by batch size (torch fp32, ONNX), predict path, Triton latency.
+"""Model speed: CPU docs/s by batch size (torch fp32, ONNX int8 and fp32), predict path, Triton latency.
 
-The ONNX column is the served model: int8-stored weights, fp32 arithmetic (models/export.py).
+The ONNX columns are the served model in both precisions (models/onnx_scorer.py): a "batch"
+is one ``score()`` call of that many texts, each document run alone on one core, the cores
+in parallel. The torch column runs true padded batches.
 
 Prints one JSON object on stdout; progress goes to stderr. Usage:
     python bench/model.py [--version V] [--docs N] [--no-triton]
@@ -26,7 +28,7 @@ from finsentry.settings import Settings
 from models.bases import base_dir, version_base
 from models.classifiers import to_predictions
 from models.dataset import load_base, split
-from models.onnx_scorer import OnnxScorer
+from models.onnx_scorer import PRECISIONS, OnnxScorer, Precision
 from models.predict import predict_lines
 from models.registry import ModelRegistry
 from models.serving import serve_model_argv
@@ -90,12 +92,13 @@ def torch_scorer(version_dir: Path, checkpoint: Path, base: Path) -> Any:
 
 
 def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path | None, base: Path) -> dict[str, Any]:
-    onnx = OnnxScorer(version_dir)
-    out: dict[str, Any] = {"onnx": {}}
-    for b in BATCHES:
-        true_batch = lambda batch: onnx.score(batch, batch_size=len(batch))  # noqa: E731 - one model batch per call
-        out["onnx"][str(b)] = round(docs_per_second(true_batch, texts, b, docs), 1)
-        progress(f"onnx batch {b}: {out['onnx'][str(b)]} docs/s")
+    out: dict[str, Any] = {}
+    for precision in PRECISIONS:
+        onnx = OnnxScorer(version_dir, precision=precision)
+        col = out[f"onnx_{precision}"] = {}
+        for b in BATCHES:
+            col[str(b)] = round(docs_per_second(onnx.score, texts, b, docs), 1)
+            progress(f"onnx {precision} batch {b}: {col[str(b)]} docs/s")
     checkpoint = checkpoint or version_dir / "weights.pt"
     if checkpoint.exists():
         run = torch_scorer(version_dir, checkpoint, base)
@@ -106,9 +109,9 @@ def cpu_table(version_dir: Path, texts: list[str], docs: int, checkpoint: Path |
     return out
 
 
-def predict_path(version_dir: Path, texts: list[str]) -> dict[str, float]:
+def predict_path(version_dir: Path, texts: list[str], precision: Precision) -> dict[str, float]:
     """`finsentry predict`'s own loop on JSON lines, model load excluded; median of 3 runs."""
-    scorer = OnnxScorer(version_dir)
+    scorer = OnnxScorer(version_dir, precision=precision)
     lines = [json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)]
 
     def classify(batch: Any) -> Any:
@@ -203,12 +206,14 @@ def main() -> None:
         "peak_fp32_flops_measured": round(peak),
     }
     result["cpu"] = cpu_table(info.path, texts, args.docs, args.checkpoint, base)
-    best = max(result["cpu"]["onnx"].values())
-    result["onnx_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
+    for precision in PRECISIONS:
+        # For int8 this is an "effective" share: the same FLOPs done in integer units.
+        best = max(result["cpu"][f"onnx_{precision}"].values())
+        result[f"onnx_{precision}_best_fraction_of_fp32_peak"] = round(best * flops / peak, 3)
     if "torch_fp32" in result["cpu"]:
         best_t = max(result["cpu"]["torch_fp32"].values())
         result["torch_fp32_best_fraction_of_fp32_peak"] = round(best_t * flops / peak, 3)
-    result["predict_path"] = predict_path(info.path, texts)
+    result["predict_path"] = {p: predict_path(info.path, texts, p) for p in PRECISIONS}
     progress(f"predict path: {result['predict_path']}")
     if not args.no_triton and info.name == registry.current().name:  # serve-model serves current
         result["triton_cpu"] = triton(texts, settings.model.registry)

@@ -143,7 +143,8 @@ def _local_classify(settings: Settings, version: str | None) -> Any:
     from models.classifiers import CurrentModel, to_predictions
     from models.registry import ModelRegistry
 
-    model = CurrentModel(ModelRegistry(settings.model.registry), version, threads=settings.model.threads)
+    m = settings.model
+    model = CurrentModel(ModelRegistry(m.registry), version, threads=m.threads, precision=m.precision)
     scorer = model.get()
     return lambda texts: to_predictions(scorer.score(texts), scorer.version)
 

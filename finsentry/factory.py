@@ -67,7 +67,9 @@ def current_model(settings: Settings, keep_base: bool = False) -> CurrentModel:
     url = urlsplit(settings.model.classifier_url)
     pinned = url.netloc if url.scheme == "local" and url.netloc not in ("", "current") else None
     m = settings.model
-    return CurrentModel(ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads, keep_base=keep_base)
+    return CurrentModel(
+        ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads, keep_base=keep_base, precision=m.precision
+    )
 
 
 def _baseline(settings: Settings) -> Classifier:

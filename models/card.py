@@ -34,20 +34,25 @@ def render_card(meta: dict[str, Any]) -> str:
         f"max length {cfg['max_length']}, seed {cfg['seed']}.",
         f"- Calibration: temperature sentiment {meta['temperatures']['sentiment']:.3f}, "
         f"topic {meta['temperatures']['topic']:.3f} (fitted on validation).",
-        "- Served as ONNX with weights stored as per-channel int8 and fp32 arithmetic, so a",
-        "  document's scores do not depend on the other documents in its batch; metrics below",
-        "  are of the served model.",
+        "- Served as ONNX (weights stored as per-channel int8), one document per call, so a",
+        "  document's scores never depend on the other documents in its batch. Default",
+        "  arithmetic is int8 (`FINSENTRY_MODEL__PRECISION=int8`); metrics below are of that,",
+        "  with fp32 arithmetic (`=fp32`, and the NVIDIA Triton export) alongside.",
         "",
         "## Metrics on the fixed validation split (base data, content-hash split)",
         "",
-        "| head | weighted F1 | accuracy | ECE | n |",
-        "|---|---|---|---|---|",
+        "| head | arithmetic | weighted F1 | accuracy | ECE | n |",
+        "|---|---|---|---|---|---|",
     ]
     for head in ("sentiment", "topic"):
-        h = m[head]
-        lines.append(f"| {head} | {h['weighted_f1']:.4f} | {h['accuracy']:.4f} | {h['ece']:.4f} | {h['n']} |")
+        for label, source in (("int8 (default)", m), ("fp32", meta.get("metrics_fp32"))):
+            if source:
+                h = source[head]
+                lines.append(
+                    f"| {head} | {label} | {h['weighted_f1']:.4f} | {h['accuracy']:.4f} | {h['ece']:.4f} | {h['n']} |"
+                )
     for head in ("sentiment", "topic"):
-        lines += ["", f"### {head} per class", "", *_class_table(m[head]["per_class"])]
+        lines += ["", f"### {head} per class (int8 arithmetic)", "", *_class_table(m[head]["per_class"])]
     lines += [
         "",
         "## Limits",

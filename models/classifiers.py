@@ -14,7 +14,7 @@ from finsentry.schemas import Prediction
 from models.baseline import NaiveBayesModel
 from models.bases import version_base
 from models.labels import SENTIMENTS, TOPICS
-from models.onnx_scorer import HeadScores, OnnxScorer
+from models.onnx_scorer import HeadScores, OnnxScorer, Precision
 from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class CurrentModel:
         registry: the model registry.
         pinned: a version to keep, or None to follow ``current``.
         reload_seconds: how often to re-read the pointer.
-        threads: ONNX Runtime intra-op threads (0: its default).
+        threads: documents scored in parallel (0: one per CPU core).
+        precision: ``int8`` or ``fp32`` arithmetic (see ``OnnxScorer``).
         keep_base: refuse to switch to a version of another base encoder. The model server
             sets it: its clients send token ids from one base's tokenizer, which another
             base would misread.
@@ -78,11 +79,13 @@ class CurrentModel:
         reload_seconds: float = 10.0,
         threads: int = 0,
         keep_base: bool = False,
+        precision: Precision = "int8",
     ) -> None:
         self._registry = registry
         self._pinned = pinned
         self._reload_seconds = reload_seconds
         self._threads = threads
+        self._precision = precision
         self._keep_base = keep_base
         self._refused: str | None = None  # the version refused last: log it once, not every reload
         self._lock = threading.Lock()
@@ -94,7 +97,7 @@ class CurrentModel:
 
     def _load(self, name: str) -> OnnxScorer:
         log.info("loading model %s", name)
-        return OnnxScorer(self._registry.get(name).path, threads=self._threads)
+        return OnnxScorer(self._registry.get(name).path, threads=self._threads, precision=self._precision)
 
     def get(self) -> OnnxScorer:
         """The scorer to use now (reloads when the promoted version changed)."""

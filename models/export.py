@@ -116,3 +116,44 @@ def fold_weights_fp32(graph: Any) -> None:
             g.initializer.remove(inits[name])
         g.initializer.append(numpy_helper.from_array(w.astype(np.float32), node.output[0]))
         g.node.remove(node)
+
+
+def int8_arithmetic(graph: Any) -> None:
+    """Rewrite each MatMul on an int8-stored weight to integer arithmetic, in place.
+
+    ``X @ dequant(W)`` becomes ``DynamicQuantizeLinear(X)`` → ``MatMulInteger`` with the
+    stored int8 weight (no re-quantisation: the very bytes in the file) → rescale by the
+    activation scale times the per-column weight scale. The activation scale is picked
+    per input *tensor*, so the scorer feeds one document per call (see
+    ``models/onnx_scorer.py``): then it depends on that document alone, never on its
+    batch neighbours or their padding. Embedding tables (Gather) keep fp32 arithmetic.
+    """
+    from onnx import TensorProto, helper
+
+    g = graph.graph
+    inits = {i.name for i in g.initializer}
+    dequant = {n.output[0]: n for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
+    consumers: dict[str, int] = {}
+    for node in g.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    nodes = []
+    for node in g.node:
+        dq = dequant.get(node.input[1]) if node.op_type == "MatMul" else None
+        if dq is None:
+            nodes.append(node)
+            continue
+        q, w_scale, w_zero = dq.input
+        p = node.output[0]
+        x_q, x_scale, x_zero, acc, acc_f, scale = (f"{p}/{s}" for s in ("xq", "xs", "xz", "acc", "accf", "scale"))
+        nodes += [
+            helper.make_node("DynamicQuantizeLinear", [node.input[0]], [x_q, x_scale, x_zero]),
+            helper.make_node("MatMulInteger", [x_q, q, x_zero, w_zero], [acc]),
+            helper.make_node("Cast", [acc], [acc_f], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [x_scale, w_scale], [scale]),
+            helper.make_node("Mul", [acc_f, scale], [p]),
+        ]
+        consumers[dq.output[0]] -= 1
+    unused = {d.output[0] for d in dequant.values() if consumers[d.output[0]] == 0}
+    del g.node[:]
+    g.node.extend(n for n in nodes if not (n.op_type == "DequantizeLinear" and n.output[0] in unused))

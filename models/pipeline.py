@@ -164,8 +164,9 @@ def build_version(
     if init:
         meta["init"] = init.name
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
-    scorer = OnnxScorer(out)
+    scorer = OnnxScorer(out)  # the default precision (int8): what serving scores with
     meta["metrics"] = evaluate(scorer, base_val)
+    meta["metrics_fp32"] = evaluate(OnnxScorer(out, precision="fp32"), base_val)
     new_val = split(extra)[1]
     if new_val:
         meta["metrics_new_labels"] = evaluate(scorer, new_val)

@@ -1,4 +1,4 @@
-"""int8 weight storage: small on disk, fp32 arithmetic, identical after folding for Triton."""
+"""int8 weight storage (small on disk), folding for Triton, and the int8-arithmetic rewrite."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
-from models.export import fold_weights_fp32, store_weights_int8
+from models.export import fold_weights_fp32, int8_arithmetic, store_weights_int8
 
 
 def _graph(rng: np.random.Generator) -> ModelProto:
@@ -68,3 +68,20 @@ def test_a_row_does_not_depend_on_the_others() -> None:
     alone = _run(model, np.array([5], dtype=np.int64))
     together = _run(model, np.array([5, 599, 300, 1], dtype=np.int64))
     assert np.allclose(alone[0], together[0], atol=1e-6)
+
+
+def test_int8_arithmetic_uses_the_stored_weights_and_stays_close() -> None:
+    model = _graph(np.random.default_rng(3))
+    store_weights_int8(model)
+    ids = np.arange(0, 600, 11, dtype=np.int64)
+    fp32_math = _run(model, ids)
+    stored = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+    int8_arithmetic(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("MatMulInteger") == 1 and "MatMul" not in ops
+    assert ops.count("DequantizeLinear") == 1  # the embedding table keeps fp32 arithmetic
+    after = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert all(np.array_equal(after[k], v) for k, v in stored.items())  # no re-quantisation
+    int8_math = _run(model, ids)
+    assert not np.array_equal(int8_math, fp32_math)
+    assert np.abs(int8_math - fp32_math).max() < 0.02 * np.abs(fp32_math).max()

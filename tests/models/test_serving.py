@@ -73,14 +73,40 @@ def test_triton_and_local_give_the_same_labels(registry: ModelRegistry, triton_u
         assert np.allclose(list(a.topic_scores.values()), list(b.topic_scores.values()), atol=1e-5)
 
 
-def test_a_score_does_not_depend_on_its_batch(registry: ModelRegistry, texts: list[str]) -> None:
-    scorer = OnnxScorer(registry.current().path)
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_a_score_does_not_depend_on_its_batch(registry: ModelRegistry, texts: list[str], precision: str) -> None:
+    scorer = OnnxScorer(registry.current().path, precision=precision)  # type: ignore[arg-type]
     alone = [scorer.score([t]) for t in texts[:40]]
-    # one batch mixing short and long headlines: maximal padding for the short ones
-    batched = scorer.score(texts[:40] + [t * 3 for t in texts[40:100]], batch_size=128)
+    # one call mixing short and long headlines: maximal padding for the short ones
+    batched = scorer.score(texts[:40] + [t * 3 for t in texts[40:100]])
     for i, one in enumerate(alone):
-        assert np.allclose(one.sentiment[0], batched.sentiment[i], atol=1e-5)
-        assert np.allclose(one.topic[0], batched.topic[i], atol=1e-5)
+        assert np.array_equal(one.sentiment[0], batched.sentiment[i])
+        assert np.array_equal(one.topic[0], batched.topic[i])
+
+
+def test_token_ids_score_as_texts_whatever_the_padding(registry: ModelRegistry, texts: list[str]) -> None:
+    scorer = OnnxScorer(registry.current().path)
+    want = scorer.score(texts[:8])
+    enc = scorer.encode(texts[:8])
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    extra = np.zeros((8, 5), np.int64)
+    right = scorer.score_ids(np.hstack([ids, extra]), np.hstack([mask, extra]))
+    left = scorer.score_ids(np.hstack([extra, ids]), np.hstack([extra, mask]))
+    for got in (right, left):
+        assert np.array_equal(got.sentiment, want.sentiment) and np.array_equal(got.topic, want.topic)
+    with pytest.raises(ModelError, match="no tokens"):
+        scorer.score_ids(ids[:1], np.zeros_like(mask[:1]))
+
+
+def test_int8_arithmetic_stays_close_to_fp32(registry: ModelRegistry, texts: list[str]) -> None:
+    fast = OnnxScorer(registry.current().path, precision="int8")
+    exact = OnnxScorer(registry.current().path, precision="fp32")
+    a, b = fast.score(texts), exact.score(texts)
+    assert not np.array_equal(a.topic, b.topic)  # the precision really differs...
+    assert (a.sentiment.argmax(1) == b.sentiment.argmax(1)).mean() > 0.95  # ...but rarely changes a label
+    assert (a.topic.argmax(1) == b.topic.argmax(1)).mean() > 0.95
+    with pytest.raises(ModelError, match="precision"):
+        OnnxScorer(registry.current().path, precision="fp16")  # type: ignore[arg-type]
 
 
 def test_promotion_is_picked_up_without_restart(registry: ModelRegistry, triton_url: str) -> None:
@@ -113,14 +139,15 @@ def test_triton_down_is_a_typed_error() -> None:
         _run(client.classify(["Acme"]))
 
 
-def test_export_for_nvidia_triton_matches_local_scores(
+def test_export_for_nvidia_triton_matches_local_fp32_scores(
     registry: ModelRegistry, tmp_path: Path, texts: list[str]
 ) -> None:
     info = registry.current()
     model_dir = export_repository(info.path, tmp_path / "repo")
     config = (model_dir / "config.pbtxt").read_text()
     assert 'backend: "onnxruntime"' in config and "dynamic_batching" in config and info.name in config
-    scorer = OnnxScorer(info.path)
+    # The export batches on the server (GPU), so it is the fp32-arithmetic graph.
+    scorer = OnnxScorer(info.path, precision="fp32")
     enc = scorer.encode(texts[:16])
     s_probs, t_probs, version = ort.InferenceSession(str(model_dir / "1" / "model.onnx")).run(None, enc)
     ref = scorer.score_ids(enc["input_ids"], enc["attention_mask"])
