@@ -190,6 +190,7 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     settings = _settings(ctx)
     out: dict[str, Any] = {
         "classifier": settings.model.classifier_url,
+        "precision": settings.model.precision,
         "store": settings.store.url,
         "current_model": ops.current_model(settings),
     }
