@@ -29,6 +29,14 @@ class HeadScores:
     topic: np.ndarray
 
 
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _session(version_dir: Path, precision: Precision) -> Any:
     import onnx
     import onnxruntime as ort
@@ -79,7 +87,7 @@ class OnnxScorer:
         self.precision: Precision = precision
         self.max_length: int = int(self.meta.get("max_length", 64))
         self.temperatures: dict[str, float] = self.meta.get("temperatures", {})
-        self.workers = threads or os.cpu_count() or 1
+        self.workers = threads or _usable_cores()
         self.tokenizer = AutoTokenizer.from_pretrained(str(version_dir / "tokenizer"))
         self.session = _session(version_dir, precision)
 
