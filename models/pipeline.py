@@ -82,18 +82,7 @@ def _temperatures(logits: tuple[np.ndarray, np.ndarray], rows: Sequence[Example]
     return temps
 
 
-def _meta(
-    name: str,
-    cfg: TrainConfig,
-    base: Path,
-    temps: dict[str, float],
-    digest: str,
-    rows: int,
-    train: int,
-    val: int,
-    new_labels: int,
-    label_source: str,
-) -> dict[str, Any]:
+def _meta(name: str, cfg: TrainConfig, base: Path, temps: dict[str, float], data: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -103,14 +92,7 @@ def _meta(
         "max_length": cfg.max_length,
         "temperatures": temps,
         "labels": {"sentiment": list(SENTIMENTS), "topic": list(TOPICS)},
-        "data": {
-            "hash": digest,
-            "rows": rows,
-            "train": train,
-            "validation": val,
-            "new_labels": new_labels,
-            "label_source": label_source,
-        },
+        "data": data,
     }
 
 
@@ -155,25 +137,38 @@ def build_version(
     temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
     export_onnx(model, out / "model.onnx")
     tok.save_pretrained(str(out / "tokenizer"))
-    meta = _meta(
-        out.name, cfg, base, temps, digest, len(rows), len(train_rows), len(val_rows), len(extra), label_source
-    )
+    data = {
+        "hash": digest,
+        "rows": len(rows),
+        "train": len(train_rows),
+        "validation": len(val_rows),
+        "new_labels": len(extra),
+        "label_source": label_source,
+    }
+    meta = _meta(out.name, cfg, base, temps, data)
     meta["train_seconds"] = round(time.time() - started, 1)
     if teacher:
         meta["teacher"] = teacher.name
     if init:
         meta["init"] = init.name
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
-    scorer = OnnxScorer(out)  # the default precision (int8): what serving scores with
-    meta["metrics"] = evaluate(scorer, base_val)
-    meta["metrics_fp32"] = evaluate(OnnxScorer(out, precision="fp32"), base_val)
-    new_val = split(extra)[1]
-    if new_val:
-        meta["metrics_new_labels"] = evaluate(scorer, new_val)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))  # the scorers read it
+    meta.update(_served_metrics(out, base_val, split(extra)[1]))
     meta["calibration"] = _calibration_report(model, tok, base_val, cfg, temps)
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     write_card(out, meta)
     return out
+
+
+def _served_metrics(out: Path, base_val: Sequence[Example], new_val: Sequence[Example]) -> dict[str, Any]:
+    """Metrics of the exported model as served: the default int8 arithmetic, and fp32 beside it."""
+    scorer = OnnxScorer(out)
+    metrics = {
+        "metrics": evaluate(scorer, base_val),
+        "metrics_fp32": evaluate(OnnxScorer(out, precision="fp32"), base_val),
+    }
+    if new_val:
+        metrics["metrics_new_labels"] = evaluate(scorer, new_val)
+    return metrics
 
 
 def _init_weights(version: Path, base: str) -> Path:
