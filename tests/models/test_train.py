@@ -1,11 +1,16 @@
-"""Loss pieces of the training job: masking and sentiment class balance."""
+"""Pieces of the training job: loss masking, sentiment class balance, bf16 autocast."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import torch
 
-from models.dataset import IGNORE, Example
-from models.train import _masked_ce, sentiment_class_weights
+from models.bases import DEFAULT_BASE, base_dir
+from models.dataset import IGNORE, Example, load_base
+from models.net import TwoHeadClassifier
+from models.train import TrainConfig, _masked_ce, sentiment_class_weights, train_model
 
 
 def test_rare_sentiment_classes_weigh_more() -> None:
@@ -27,3 +32,20 @@ def test_masked_loss_ignores_unlabelled_rows_and_uses_weights() -> None:
     assert torch.isclose(_masked_ce(logits, target, w), expected)
     none = torch.full((4,), IGNORE)
     assert _masked_ce(logits, none) == 0  # a batch without this head's labels adds nothing
+
+
+def test_bf16_autocast_trains_fp32_weights_to_nearly_the_same_place(tmp_path: Path) -> None:
+    rows = load_base()[:16] + load_base()[-16:]
+    base = base_dir(DEFAULT_BASE, tmp_path)
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=3)
+    plain, _ = train_model(rows, cfg, base)
+    fast, _ = train_model(rows, replace(cfg, bf16=True), base)
+    a, b = plain.state_dict(), fast.state_dict()
+    assert all(t.dtype == torch.float32 for t in b.values())  # master weights stay fp32
+    head = "sentiment.weight"
+    assert not torch.equal(a[head], b[head])  # the forward pass really ran in bf16...
+    start = TwoHeadClassifier(base, 3, 20).state_dict()["encoder.embeddings.word_embeddings.weight"]
+    moved_plain = (a["encoder.embeddings.word_embeddings.weight"] - start).norm()
+    moved_fast = (b["encoder.embeddings.word_embeddings.weight"] - start).norm()
+    assert torch.isclose(moved_fast, moved_plain, rtol=0.2)  # ...and the update is about the same size
+    assert torch.allclose(a[head], b[head], atol=5e-3)
