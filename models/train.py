@@ -42,9 +42,9 @@ class TrainConfig:
     balance_sentiment: bool = False  # weight sentiment classes by sqrt(inverse frequency)
     base: str = DEFAULT_BASE  # the base encoder (models/bases.py)
     distill: float = 0.0  # weight of a teacher's soft targets on both heads (models/distill.py)
-    # bf16 autocast for the forward pass (weights, gradients and optimizer stay fp32). 1.6-1.8x
-    # faster steps on CPUs with AVX512-BF16 (docs/benchmarks.md); off by default so that the
-    # default recipe stays bit-reproducible on any CPU.
+    # bf16 autocast for the forward pass (weights, gradients and optimizer stay fp32): 1.52x the
+    # training rows/s on a CPU with AVX512-BF16, same F1 (docs/benchmarks.md); off by default so
+    # that the default recipe stays bit-reproducible on any CPU.
     bf16: bool = False
 
 
