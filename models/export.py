@@ -1,12 +1,12 @@
 """Export the trained network to ONNX, with its weights stored as int8.
 
-Why weight-only int8 and not ONNX Runtime's dynamic quantisation: dynamic quantisation
-picks one activation scale per batch *tensor*, so a document's score depended on the
-other documents in its batch and on their padding (``bench/quantisation.py``: up to 0.16
-probability and 2 label flips in 100 headlines between scoring alone and in one batch). A score must
-not depend on its neighbours, and the local and Triton paths batch differently. Here the
-weights are stored as per-channel int8 (small file) and dequantised once at load time,
-so the arithmetic is fp32 and every document's result is the same in any batch.
+The file stores large weights as per-channel int8 (small enough for git) behind
+DequantizeLinear nodes. At load the scorer either folds them to fp32 (``precision=fp32``)
+or rewrites the products to integer arithmetic on the same bytes (:func:`int8_arithmetic`,
+the default). ONNX Runtime's stock dynamic quantisation was not kept as the file format: it
+needs its own re-quantised copy of the weights, and used on padded batches it made a
+document's score depend on its neighbours (``bench/quantisation.py``); the scorer now runs
+one document per call instead (``models/onnx_scorer.py``).
 """
 
 from __future__ import annotations
