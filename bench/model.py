@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from finsentry.settings import Settings
+from finsentry.settings import Precision, Settings
 from models.bases import base_dir, version_base
 from models.classifiers import to_predictions
 from models.dataset import load_base, split
-from models.onnx_scorer import PRECISIONS, OnnxScorer, Precision
+from models.onnx_scorer import PRECISIONS, OnnxScorer
 from models.predict import predict_lines
 from models.registry import ModelRegistry
 from models.serving import serve_model_argv

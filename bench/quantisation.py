@@ -1,8 +1,9 @@
 """Compare ways to serve one trained version on CPU: quality, speed, batch independence.
 
-For a ``weights.pt`` (fp32, kept beside each trained version), export three ONNX files:
-fp32, int8-stored weights (what ships) with fp32 and with int8 arithmetic (the scorer's
-two precisions), and ONNX Runtime's dynamic int8 quantisation. For each, report validation
+For a ``weights.pt`` (fp32, kept beside each trained version), export three ONNX files
+(fp32; int8-stored weights, what ships; ONNX Runtime's dynamic int8 quantisation) and serve
+them four ways: the int8-stored file with fp32 and with int8 arithmetic (the scorer's two
+precisions), the other two as they are. For each, report validation
 weighted F1 per head, docs/s through the scorer (one document per call, 2 in parallel), and
 how far a headline's scores move between scoring it alone and inside one raw padded batch.
 
@@ -24,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from finsentry.settings import Precision
 from models.dataset import load_base, split
 from models.export import export_onnx
 from models.metrics import softmax
-from models.onnx_scorer import OnnxScorer, Precision
+from models.onnx_scorer import OnnxScorer
 from models.pipeline import evaluate
 from models.train import load_checkpoint
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+Precision = Literal["int8", "fp32"]  # arithmetic of the ONNX scorer (models/onnx_scorer.py)
 
 
 class KafkaSettings(BaseModel):
@@ -40,7 +41,7 @@ class ModelSettings(BaseModel):
     threads: int = Field(default=0, ge=0)  # documents scored in parallel, one core each; 0: one per core
     # int8: integer matrix products, ~3x the CPU throughput, weighted F1 within noise of fp32
     # (docs/benchmarks.md); fp32: exact float arithmetic. Either way a score depends on its document only.
-    precision: Literal["int8", "fp32"] = "int8"
+    precision: Precision = "int8"
 
 
 class WorkerSettings(BaseModel):

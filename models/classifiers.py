@@ -11,10 +11,11 @@ from typing import Protocol
 
 from finsentry.errors import ModelError
 from finsentry.schemas import Prediction
+from finsentry.settings import Precision
 from models.baseline import NaiveBayesModel
 from models.bases import version_base
 from models.labels import SENTIMENTS, TOPICS
-from models.onnx_scorer import HeadScores, OnnxScorer, Precision
+from models.onnx_scorer import HeadScores, OnnxScorer
 from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
