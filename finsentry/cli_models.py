@@ -54,6 +54,9 @@ def train(
         str | None, typer.Option(help="Continue training this version (same base) with a fresh schedule.")
     ] = None,
     bf16: Annotated[bool, typer.Option(help="bf16 autocast: faster on CPUs with AVX512-BF16.")] = False,
+    group_by_length: Annotated[
+        bool, typer.Option(help="Batch rows of similar length: less padding, faster epochs.")
+    ] = False,
     promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
 ) -> None:
     """Train a new version on the vendored data plus new labels, evaluate it, register it."""
@@ -77,6 +80,7 @@ def train(
         base=base,
         distill=distill if teacher else 0.0,
         bf16=bf16,
+        group_by_length=group_by_length,
     )
     out = build_version(registry, cfg, base_path, extra, labels.name if labels else "", teacher_dir, init_dir)
     info = registry.get(out.name)

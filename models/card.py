@@ -31,7 +31,10 @@ def render_card(meta: dict[str, Any]) -> str:
         f"{data['new_labels']} new labels{' from ' + data['label_source'] if data['label_source'] else ''}.",
         f"- Data hash (SHA-256): `{data['hash']}`",
         f"- Training: {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, "
-        f"max length {cfg['max_length']}, seed {cfg['seed']}" + (", bf16 autocast" if cfg.get("bf16") else "") + ".",
+        f"max length {cfg['max_length']}, seed {cfg['seed']}"
+        + (", bf16 autocast" if cfg.get("bf16") else "")
+        + (", length-grouped batches" if cfg.get("group_by_length") else "")
+        + ".",
         f"- Calibration: temperature sentiment {meta['temperatures']['sentiment']:.3f}, "
         f"topic {meta['temperatures']['topic']:.3f} (fitted on validation).",
         "- Served as ONNX (weights stored as per-channel int8), one document per call, so a",

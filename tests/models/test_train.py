@@ -1,4 +1,4 @@
-"""Pieces of the training job: loss masking, sentiment class balance, bf16 autocast."""
+"""Pieces of the training job: loss masking, sentiment class balance, bf16 autocast, length grouping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from models.bases import DEFAULT_BASE, base_dir
 from models.dataset import IGNORE, Example, load_base
 from models.net import TwoHeadClassifier
-from models.train import TrainConfig, _masked_ce, sentiment_class_weights, train_model
+from models.train import TrainConfig, _masked_ce, seed_everything, sentiment_class_weights, train_model
 
 
 def test_rare_sentiment_classes_weigh_more() -> None:
@@ -49,3 +49,18 @@ def test_bf16_autocast_trains_fp32_weights_to_nearly_the_same_place(tmp_path: Pa
     moved_fast = (b["encoder.embeddings.word_embeddings.weight"] - start).norm()
     assert torch.isclose(moved_fast, moved_plain, rtol=0.2)  # ...and the update is about the same size
     assert torch.allclose(a[head], b[head], atol=5e-3)
+
+
+def test_length_grouped_training_sees_other_batches_and_still_learns(tmp_path: Path) -> None:
+    rows = load_base()[:48] + load_base()[-48:]
+    base = base_dir(DEFAULT_BASE, tmp_path)
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=3)
+    plain, _ = train_model(rows, cfg, base)
+    grouped, _ = train_model(rows, replace(cfg, group_by_length=True), base)
+    again, _ = train_model(rows, replace(cfg, group_by_length=True), base)
+    head = "topic.weight"
+    seed_everything(cfg.seed)  # the same initial heads train_model starts from
+    start = TwoHeadClassifier(base, 3, 20).state_dict()[head]
+    assert not torch.equal(plain.state_dict()[head], grouped.state_dict()[head])  # other batches
+    assert torch.equal(grouped.state_dict()[head], again.state_dict()[head])  # seeded: reproducible
+    assert not torch.equal(grouped.state_dict()[head], start)  # and it trained
