@@ -126,7 +126,6 @@ def build_version(
     base_rows = load_base()
     rows = merge(base_rows, extra)
     train_rows, val_rows = split(rows)
-    base_val = split(base_rows)[1]
     digest = data_hash(rows)
     out = registry.new_version_dir(digest)
     log.info("training %s on %d rows (%d validation)", out.name, len(train_rows), len(val_rows))
@@ -147,16 +146,21 @@ def build_version(
     }
     meta = _meta(out.name, cfg, base, temps, data)
     meta["train_seconds"] = round(time.time() - started, 1)
-    if teacher:
-        meta["teacher"] = teacher.name
-    if init:
-        meta["init"] = init.name
+    meta.update({k: v.name for k, v in (("teacher", teacher), ("init", init)) if v is not None})
     (out / "meta.json").write_text(json.dumps(meta, indent=2))  # the scorers read it
-    meta.update(_served_metrics(out, base_val, split(extra)[1]))
-    meta["calibration"] = _calibration_report(model, tok, base_val, cfg, temps)
+    _evaluate(out, meta, (model, tok), split(base_rows)[1], split(extra)[1])
+    return out
+
+
+def _evaluate(
+    out: Path, meta: dict[str, Any], trained: tuple[Any, Any], base_val: Sequence[Example], new_val: Sequence[Example]
+) -> None:
+    """Score the written version as served, add metrics and calibration to its meta, write its card."""
+    model, tok = trained
+    meta.update(_served_metrics(out, base_val, new_val))
+    meta["calibration"] = _calibration_report(model, tok, base_val, meta["max_length"], meta["temperatures"])
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     write_card(out, meta)
-    return out
 
 
 def _served_metrics(out: Path, base_val: Sequence[Example], new_val: Sequence[Example]) -> dict[str, Any]:
@@ -182,9 +186,9 @@ def _init_weights(version: Path, base: str) -> Path:
 
 
 def _calibration_report(
-    model: Any, tok: Any, rows: Sequence[Example], cfg: TrainConfig, temps: dict[str, float]
+    model: Any, tok: Any, rows: Sequence[Example], max_length: int, temps: dict[str, float]
 ) -> dict[str, dict[str, float]]:
-    logits = predict_logits(model, tok, rows, cfg.max_length)
+    logits = predict_logits(model, tok, rows, max_length)
     report = {}
     for head, lg in zip(("sentiment", "topic"), logits, strict=True):
         y = _labels(rows, head)

@@ -184,6 +184,15 @@ def predict_logits(
     return np.concatenate(sent), np.concatenate(topic)
 
 
+def _batch_plan(rows: Sequence[Example], tok: Any, cfg: TrainConfig) -> Callable[[], list[list[Example]]]:
+    """A function that draws each epoch's batches from one seeded random source."""
+    rng = random.Random(cfg.seed)
+    if not cfg.group_by_length:
+        return lambda: shuffled_batches(rows, cfg.batch_size, True, rng)
+    lengths = token_lengths(tok, rows, cfg.max_length)
+    return lambda: length_grouped_batches(rows, lengths, cfg.batch_size, rng)
+
+
 def train_model(
     train_rows: Sequence[Example],
     cfg: TrainConfig,
@@ -214,18 +223,12 @@ def train_model(
         # warm start: a further run of a version's weights with a fresh schedule
         model.load_state_dict(torch.load(init, map_location="cpu"))
     opt = _optimizer(model, cfg)
-    steps_per_epoch = math.ceil(len(train_rows) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
+    total = math.ceil(len(train_rows) / cfg.batch_size) * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, int(cfg.warmup * total)))
-    rng = random.Random(cfg.seed)
     loss = _Loss(cfg, sentiment_class_weights(train_rows) if cfg.balance_sentiment else None, soft)
-    lengths = token_lengths(tok, train_rows, cfg.max_length) if cfg.group_by_length else None
+    next_batches = _batch_plan(train_rows, tok, cfg)
     for epoch in range(cfg.epochs):
-        if lengths is None:
-            batches = shuffled_batches(train_rows, cfg.batch_size, True, rng)
-        else:
-            batches = length_grouped_batches(train_rows, lengths, cfg.batch_size, rng)
-        _run_epoch(model, tok, batches, cfg, opt, sched, epoch, loss)
+        _run_epoch(model, tok, next_batches(), cfg, opt, sched, epoch, loss)
         if on_epoch is not None:
             on_epoch(epoch, model)
     model.eval()
