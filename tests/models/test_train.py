@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
 
 from models.bases import DEFAULT_BASE, base_dir
@@ -34,33 +37,42 @@ def test_masked_loss_ignores_unlabelled_rows_and_uses_weights() -> None:
     assert _masked_ce(logits, none) == 0  # a batch without this head's labels adds nothing
 
 
-def test_bf16_autocast_trains_fp32_weights_to_nearly_the_same_place(tmp_path: Path) -> None:
-    rows = load_base()[:16] + load_base()[-16:]
+TrainFn = Callable[..., dict[str, torch.Tensor]]
+
+
+@pytest.fixture
+def trained(tmp_path: Path) -> TrainFn:
+    """Factory: one epoch on the first and last ``n`` base rows (batch 16, seed 3) → state dict."""
     base = base_dir(DEFAULT_BASE, tmp_path)
-    cfg = TrainConfig(epochs=1, batch_size=16, seed=3)
-    plain, _ = train_model(rows, cfg, base)
-    fast, _ = train_model(rows, replace(cfg, bf16=True), base)
-    a, b = plain.state_dict(), fast.state_dict()
+
+    def train(n: int, **changes: Any) -> dict[str, torch.Tensor]:
+        rows = load_base()[:n] + load_base()[-n:]
+        model, _ = train_model(rows, replace(TrainConfig(epochs=1, batch_size=16, seed=3), **changes), base)
+        return model.state_dict()
+
+    return train
+
+
+def _initial(tmp_path: Path, name: str) -> torch.Tensor:
+    seed_everything(3)  # the same initial weights train_model starts from
+    return TwoHeadClassifier(base_dir(DEFAULT_BASE, tmp_path), 3, 20).state_dict()[name]
+
+
+def test_bf16_autocast_trains_fp32_weights_to_nearly_the_same_place(trained: TrainFn, tmp_path: Path) -> None:
+    a, b = trained(16), trained(16, bf16=True)
     assert all(t.dtype == torch.float32 for t in b.values())  # master weights stay fp32
     head = "sentiment.weight"
     assert not torch.equal(a[head], b[head])  # the forward pass really ran in bf16...
-    start = TwoHeadClassifier(base, 3, 20).state_dict()["encoder.embeddings.word_embeddings.weight"]
-    moved_plain = (a["encoder.embeddings.word_embeddings.weight"] - start).norm()
-    moved_fast = (b["encoder.embeddings.word_embeddings.weight"] - start).norm()
+    emb = "encoder.embeddings.word_embeddings.weight"
+    start = _initial(tmp_path, emb)
+    moved_plain, moved_fast = (a[emb] - start).norm(), (b[emb] - start).norm()
     assert torch.isclose(moved_fast, moved_plain, rtol=0.2)  # ...and the update is about the same size
     assert torch.allclose(a[head], b[head], atol=5e-3)
 
 
-def test_length_grouped_training_sees_other_batches_and_still_learns(tmp_path: Path) -> None:
-    rows = load_base()[:48] + load_base()[-48:]
-    base = base_dir(DEFAULT_BASE, tmp_path)
-    cfg = TrainConfig(epochs=1, batch_size=16, seed=3)
-    plain, _ = train_model(rows, cfg, base)
-    grouped, _ = train_model(rows, replace(cfg, group_by_length=True), base)
-    again, _ = train_model(rows, replace(cfg, group_by_length=True), base)
+def test_length_grouped_training_sees_other_batches_and_still_learns(trained: TrainFn, tmp_path: Path) -> None:
+    plain, grouped, again = trained(32), trained(32, group_by_length=True), trained(32, group_by_length=True)
     head = "topic.weight"
-    seed_everything(cfg.seed)  # the same initial heads train_model starts from
-    start = TwoHeadClassifier(base, 3, 20).state_dict()[head]
-    assert not torch.equal(plain.state_dict()[head], grouped.state_dict()[head])  # other batches
-    assert torch.equal(grouped.state_dict()[head], again.state_dict()[head])  # seeded: reproducible
-    assert not torch.equal(grouped.state_dict()[head], start)  # and it trained
+    assert not torch.equal(plain[head], grouped[head])  # other batches
+    assert torch.equal(grouped[head], again[head])  # seeded: reproducible
+    assert not torch.equal(grouped[head], _initial(tmp_path, head))  # and it trained
