@@ -6,7 +6,7 @@ subset of the versions, averaging the members' calibrated probabilities. Cost of
 ensemble is the sum of its members' (one encoder pass each).
 
 Prints one JSON object on stdout; progress goes to stderr. Usage:
-    python bench/ensemble.py --registry var/models VERSION [VERSION ...]
+    python bench/ensemble.py [--registry var/models] [--precision int8|fp32] VERSION [VERSION ...]
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from finsentry.settings import Precision
 from models.dataset import load_base, split
 from models.labels import SENTIMENTS, TOPICS
-from models.onnx_scorer import OnnxScorer
+from models.onnx_scorer import PRECISIONS, OnnxScorer
 from models.pipeline import head_metrics
 from models.registry import ModelRegistry
 
@@ -33,11 +34,13 @@ def progress(msg: str) -> None:
     sys.stderr.flush()
 
 
-def _score(registry: ModelRegistry, names: list[str], texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _score(
+    registry: ModelRegistry, names: list[str], texts: list[str], precision: Precision
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out = {}
     for name in names:
         started = time.perf_counter()
-        scores = OnnxScorer(registry.get(name).path).score(texts)
+        scores = OnnxScorer(registry.get(name).path, precision=precision).score(texts)
         out[name] = (scores.sentiment, scores.topic)
         progress(f"scored {len(texts)} texts with {name} in {time.perf_counter() - started:.0f} s")
     return out
@@ -47,10 +50,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("versions", nargs="+")
     parser.add_argument("--registry", type=Path, default=Path("var/models"))
+    parser.add_argument("--precision", choices=PRECISIONS, default="int8", help="the members' arithmetic")
     args = parser.parse_args()
     registry = ModelRegistry(args.registry)
     val = split(load_base())[1]
-    probs = _score(registry, args.versions, [ex.text for ex in val])
+    probs = _score(registry, args.versions, [ex.text for ex in val], args.precision)
     y_s = np.array([ex.sentiment for ex in val])
     y_t = np.array([ex.topic for ex in val])
     rows: list[dict[str, Any]] = []
@@ -65,7 +69,7 @@ def main() -> None:
                     "topic_f1": round(head_metrics(t, y_t, TOPICS)["weighted_f1"], 4),
                 }
             )
-    json.dump({"validation_rows": len(val), "ensembles": rows}, sys.stdout, indent=2)
+    json.dump({"precision": args.precision, "validation_rows": len(val), "ensembles": rows}, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
