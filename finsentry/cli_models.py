@@ -131,6 +131,43 @@ def models_rollback(ctx: typer.Context) -> None:
     _echo({"current": _registry(ctx).rollback().name})
 
 
+def _weights(spec: str | None, n: int) -> list[float]:
+    if spec is None:
+        return [1.0] * n
+    try:
+        return [float(x) for x in spec.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"weights are comma-separated numbers, not {spec!r}") from None
+
+
+@models_app.command("ensemble")
+def models_ensemble(
+    ctx: typer.Context,
+    members: Annotated[list[str], typer.Argument(help="Two or more trained versions.")],
+    sentiment_weights: Annotated[str | None, typer.Option(help="Per-member weights, e.g. 1,0.")] = None,
+    topic_weights: Annotated[str | None, typer.Option(help="Per-member weights, e.g. 1,1.")] = None,
+    promote: Annotated[bool, typer.Option(help="Promote if the gate accepts it.")] = False,
+) -> None:
+    """Register an evaluated ensemble of MEMBERS (averaged probabilities, weights per head)."""
+    from models.ensemble import build_ensemble
+
+    registry = _registry(ctx)
+    weights = {
+        "sentiment": _weights(sentiment_weights, len(members)),
+        "topic": _weights(topic_weights, len(members)),
+    }
+    info = registry.get(build_ensemble(registry, members, weights).name)
+    report: dict[str, Any] = {
+        "version": info.name,
+        "metrics": {h: info.f1(h) for h in ("sentiment", "topic")},
+        "gate": registry.judge(info, registry.current()) or "passes",
+    }
+    if promote:
+        registry.promote(info.name)
+        report["promoted"] = True
+    _echo(report)
+
+
 @models_app.command("export")
 def models_export(
     ctx: typer.Context,

@@ -73,3 +73,27 @@ def render_card(meta: dict[str, Any]) -> str:
 def write_card(version_dir: Path, meta: dict[str, Any]) -> None:
     """Write ``card.md`` beside the version's weights."""
     (version_dir / "card.md").write_text(render_card(meta), encoding="utf-8")
+
+
+def write_ensemble_card(version_dir: Path, meta: dict[str, Any]) -> None:
+    """Write ``card.md`` for an ensemble version: its members, per-head weights and metrics."""
+    lines = [
+        f"# Model card: {meta['version']} (ensemble)",
+        "",
+        "Averages its members' calibrated probabilities with per-head weights; every member scores",
+        "every document, so it costs the sum of its members. Scores text locally only (members",
+        "tokenise differently, so Triton clients' token ids cannot feed it).",
+        "",
+        "| member | sentiment weight | topic weight |",
+        "|---|---|---|",
+    ]
+    for i, name in enumerate(meta["members"]):
+        lines.append(f"| `{name}` | {meta['weights']['sentiment'][i]:.3f} | {meta['weights']['topic'][i]:.3f} |")
+    lines += ["", "## Metrics on the fixed validation split", "", "| head | arithmetic | weighted F1 | ECE | n |"]
+    lines.append("|---|---|---|---|---|")
+    for head in ("sentiment", "topic"):
+        for label, key in (("int8", "metrics"), ("fp32", "metrics_fp32")):
+            h = meta[key][head]
+            lines.append(f"| {head} | {label} | {h['weighted_f1']:.4f} | {h['ece']:.4f} | {h['n']} |")
+    lines += ["", "Per-class results and limits: see each member's card."]
+    (version_dir / "card.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,8 +14,9 @@ from finsentry.schemas import Prediction
 from finsentry.settings import Precision
 from models.baseline import NaiveBayesModel
 from models.bases import version_base
+from models.ensemble import open_scorer
 from models.labels import SENTIMENTS, TOPICS
-from models.onnx_scorer import HeadScores, OnnxScorer
+from models.onnx_scorer import HeadScores, Scorer
 from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ async def _run(scorer: _Scorer, texts: Sequence[str]) -> list[Prediction]:
 
 
 class CurrentModel:
-    """The ONNX scorer of a pinned version, or of the registry's ``current`` pointer.
+    """The scorer of a pinned version, or of the registry's ``current`` pointer.
 
     Following ``current``, it re-reads the pointer at most every ``reload_seconds`` and
     swaps in a newly promoted version, so workers and the model server pick up a
@@ -96,11 +97,11 @@ class CurrentModel:
     def _wanted(self) -> str:
         return self._pinned or self._registry.current().name
 
-    def _load(self, name: str) -> OnnxScorer:
+    def _load(self, name: str) -> Scorer:
         log.info("loading model %s", name)
-        return OnnxScorer(self._registry.get(name).path, threads=self._threads, precision=self._precision)
+        return open_scorer(self._registry, name, threads=self._threads, precision=self._precision)
 
-    def get(self) -> OnnxScorer:
+    def get(self) -> Scorer:
         """The scorer to use now (reloads when the promoted version changed)."""
         if self._pinned or time.monotonic() - self._checked < self._reload_seconds:
             return self._scorer

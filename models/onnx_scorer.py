@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import numpy as np
 
@@ -27,6 +27,21 @@ class HeadScores:
 
     sentiment: np.ndarray
     topic: np.ndarray
+
+
+class Scorer(Protocol):
+    """What scores text: one ONNX version (``OnnxScorer``) or an ensemble of them."""
+
+    version: str
+    meta: dict[str, Any]
+
+    def score(self, texts: Sequence[str]) -> HeadScores:
+        """Calibrated probabilities in input order."""
+        ...
+
+    def score_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> HeadScores:
+        """Calibrated probabilities for one tokenizer's ids (the model server's path)."""
+        ...
 
 
 def _usable_cores() -> int:

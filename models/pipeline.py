@@ -20,7 +20,7 @@ from models.distill import teacher_targets
 from models.export import export_onnx
 from models.labels import SENTIMENTS, TOPICS
 from models.metrics import expected_calibration_error, fit_temperature, per_class_f1, softmax, weighted_f1
-from models.onnx_scorer import OnnxScorer
+from models.onnx_scorer import OnnxScorer, Scorer
 from models.registry import ModelRegistry
 from models.train import TrainConfig, predict_logits, save_checkpoint, train_model
 
@@ -64,8 +64,8 @@ def head_metrics(probs: np.ndarray, y: np.ndarray, names: Sequence[str]) -> dict
     }
 
 
-def evaluate(scorer: OnnxScorer, rows: Sequence[Example]) -> dict[str, Any]:
-    """Metrics of the served (ONNX) model on ``rows``."""
+def evaluate(scorer: Scorer, rows: Sequence[Example]) -> dict[str, Any]:
+    """Metrics of the served model (an ONNX version or an ensemble) on ``rows``."""
     scores = scorer.score([ex.text for ex in rows])
     return {
         "sentiment": head_metrics(scores.sentiment, _labels(rows, "sentiment"), SENTIMENTS),

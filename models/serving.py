@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from finsentry.errors import ModelError
 from models.classifiers import CurrentModel
+from models.ensemble import is_ensemble
 from models.labels import SENTIMENTS, TOPICS
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,18 @@ def serve(
     workspace: Path,
     queue_delay_us: int = 2000,
 ) -> None:
-    """Run tritonserver with the model bound until SIGINT/SIGTERM."""
+    """Run tritonserver with the model bound until SIGINT/SIGTERM.
+
+    Raises:
+        ModelError: the version to serve is an ensemble (it scores text, not token ids).
+    """
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 
+    if is_ensemble(model.get().meta):
+        raise ModelError(
+            f"{model.get().version} is an ensemble: Triton serves one model's token ids; pin another version"
+        )
     config = TritonConfig(
         http_address=host,
         http_port=http_port,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from finsentry.errors import ModelError
+from models.ensemble import is_ensemble
 from models.export import fold_weights_fp32
 from models.labels import SENTIMENTS, TOPICS
 from models.serving import MAX_BATCH, MODEL_NAME
@@ -73,8 +75,14 @@ def serving_graph(onnx_path: Path, version: str, temperatures: dict[str, float])
 
 
 def export_repository(version_dir: Path, repo: Path, gpu: bool = True) -> Path:
-    """Write ``repo/finsentry/{config.pbtxt, 1/model.onnx}`` for ``version_dir``."""
+    """Write ``repo/finsentry/{config.pbtxt, 1/model.onnx}`` for ``version_dir``.
+
+    Raises:
+        ModelError: the version is an ensemble (export one of its members instead).
+    """
     meta = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
+    if is_ensemble(meta):
+        raise ModelError(f"{meta['version']} is an ensemble of {meta['members']}: export a member")
     model_dir = repo / MODEL_NAME
     (model_dir / "1").mkdir(parents=True, exist_ok=True)
     graph = serving_graph(version_dir / "model.onnx", meta["version"], meta.get("temperatures", {}))
