@@ -49,11 +49,14 @@ class ModelRegistry:
         self.bundled = bundled
 
     def _dirs(self) -> list[Path]:
-        found = []
+        found: dict[str, Path] = {}
         for base in (self.bundled, self.root):
             if base.is_dir():
-                found += [p for p in base.iterdir() if (p / "meta.json").is_file()]
-        return found
+                # a trained version later committed as the default is one version: the bundled copy wins
+                for p in base.iterdir():
+                    if (p / "meta.json").is_file():
+                        found.setdefault(p.name, p)
+        return list(found.values())
 
     def versions(self) -> list[VersionInfo]:
         """All complete versions, oldest first."""

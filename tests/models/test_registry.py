@@ -68,3 +68,13 @@ def test_rollback_walks_back_the_promotion_history(registry: ModelRegistry, make
     assert registry.rollback().name == "a"
     with pytest.raises(ModelError, match="unknown model version 'zzz'"):
         registry.promote("zzz")
+
+
+def test_a_version_both_trained_and_bundled_is_listed_once(
+    registry: ModelRegistry, make_version: Callable[..., str]
+) -> None:
+    make_version("v1", 0.85, 0.85, where="bundled")
+    make_version("v1", 0.85, 0.85)  # the same version still in the runtime registry
+    make_version("v2", 0.86, 0.86)
+    assert [v.name for v in registry.versions()] == ["v1", "v2"]
+    assert registry.get("v1").path.parent == registry.bundled
