@@ -36,14 +36,18 @@ def progress(msg: str) -> None:
 
 def _score(
     registry: ModelRegistry, names: list[str], texts: list[str], precision: Precision
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    out = {}
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, float]]:
+    """Each member's probabilities, and its docs/s (load excluded: an ensemble costs their sum)."""
+    out, speed = {}, {}
     for name in names:
+        scorer = OnnxScorer(registry.get(name).path, precision=precision)
         started = time.perf_counter()
-        scores = OnnxScorer(registry.get(name).path, precision=precision).score(texts)
+        scores = scorer.score(texts)
+        elapsed = time.perf_counter() - started
         out[name] = (scores.sentiment, scores.topic)
-        progress(f"scored {len(texts)} texts with {name} in {time.perf_counter() - started:.0f} s")
-    return out
+        speed[name] = round(len(texts) / elapsed, 1)
+        progress(f"scored {len(texts)} texts with {name} in {elapsed:.0f} s")
+    return out, speed
 
 
 def main() -> None:
@@ -54,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     registry = ModelRegistry(args.registry)
     val = split(load_base())[1]
-    probs = _score(registry, args.versions, [ex.text for ex in val], args.precision)
+    probs, speed = _score(registry, args.versions, [ex.text for ex in val], args.precision)
     y_s = np.array([ex.sentiment for ex in val])
     y_t = np.array([ex.topic for ex in val])
     rows: list[dict[str, Any]] = []
@@ -67,6 +71,7 @@ def main() -> None:
                     "members": list(members),
                     "sentiment_f1": round(head_metrics(s, y_s, SENTIMENTS)["weighted_f1"], 4),
                     "topic_f1": round(head_metrics(t, y_t, TOPICS)["weighted_f1"], 4),
+                    "docs_per_s": round(1 / sum(1 / speed[m] for m in members), 1),
                 }
             )
     json.dump({"precision": args.precision, "validation_rows": len(val), "ensembles": rows}, sys.stdout, indent=2)
