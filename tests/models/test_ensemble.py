@@ -14,6 +14,7 @@ from finsentry.errors import ModelError
 from models.classifiers import CurrentModel, to_predictions
 from models.ensemble import EnsembleScorer, build_ensemble, check_weights, open_scorer
 from models.registry import ModelRegistry
+from models.serving import serve
 from models.triton_export import export_repository
 from tests.models.conftest import clone_version
 
@@ -97,6 +98,8 @@ def test_ensembles_cannot_nest_or_feed_triton(
     ids = np.ones((1, 4), np.int64)
     with pytest.raises(ModelError, match="not token ids"):
         open_scorer(registry, ensemble).score_ids(ids, ids)
+    with pytest.raises(ModelError, match="Triton serves one model's token ids"):
+        serve(CurrentModel(registry, pinned=ensemble), "127.0.0.1", 0, 0, 0, tmp_path)  # before any server starts
     with pytest.raises(ModelError, match="unknown model version"):
         build_ensemble(registry, [names[0], "nope"], {})
     assert json.loads((registry.get(ensemble).path / "meta.json").read_text())["kind"] == "ensemble"
