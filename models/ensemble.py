@@ -37,8 +37,9 @@ def check_weights(members: Sequence[str], weights: Mapping[str, Sequence[float]]
     """Validate per-head member weights and normalise each head's to sum to 1.
 
     Raises:
-        ModelError: fewer than two members, a head missing, a count that does not match the
-            members, a negative weight, or a head whose weights are all zero.
+        ModelError: fewer than two distinct members, a count that does not match the members,
+            a negative or non-finite weight, or a head whose weights are all zero. A head
+            left out of ``weights`` weighs its members equally.
     """
     if len(members) < 2 or len(set(members)) != len(members):
         raise ModelError("an ensemble needs at least two distinct member versions")
@@ -68,10 +69,17 @@ class EnsembleScorer:
         self.weights = check_weights([m.version for m in self.members], meta["weights"])
 
     def score(self, texts: Sequence[str]) -> HeadScores:
-        """Calibrated probabilities in input order; every member scores every text."""
-        parts = [m.score(texts) for m in self.members]
-        s = sum(w * p.sentiment for w, p in zip(self.weights["sentiment"], parts, strict=True))
-        t = sum(w * p.topic for w, p in zip(self.weights["topic"], parts, strict=True))
+        """Calibrated probabilities in input order.
+
+        A member weighted zero on both heads is not run: it would cost a full encoder pass
+        per text for nothing.
+        """
+        s: Any = 0.0
+        t: Any = 0.0
+        for member, ws, wt in zip(self.members, self.weights["sentiment"], self.weights["topic"], strict=True):
+            if ws or wt:
+                part = member.score(texts)
+                s, t = s + ws * part.sentiment, t + wt * part.topic
         return HeadScores(np.asarray(s), np.asarray(t))
 
     def score_ids(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> HeadScores:

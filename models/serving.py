@@ -78,10 +78,9 @@ def serve(
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 
-    if is_ensemble(model.get().meta):
-        raise ModelError(
-            f"{model.get().version} is an ensemble: Triton serves one model's token ids; pin another version"
-        )
+    first = model.get()
+    if is_ensemble(first.meta):
+        raise ModelError(f"{first.version} is an ensemble: Triton serves one model's token ids; pin another version")
     config = TritonConfig(
         http_address=host,
         http_port=http_port,

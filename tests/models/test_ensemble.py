@@ -103,3 +103,21 @@ def test_ensembles_cannot_nest_or_feed_triton(
     with pytest.raises(ModelError, match="unknown model version"):
         build_ensemble(registry, [names[0], "nope"], {})
     assert json.loads((registry.get(ensemble).path / "meta.json").read_text())["kind"] == "ensemble"
+
+
+class _Unrunnable:
+    """A member that must never be asked to score (fault-injecting stand-in)."""
+
+    version = "unused"
+
+    def score(self, texts: list[str]) -> None:
+        raise AssertionError("a member weighted zero on both heads was run")
+
+
+def test_a_member_weighted_zero_on_both_heads_is_not_run(members: tuple[ModelRegistry, list[str]]) -> None:
+    registry, names = members
+    real = open_scorer(registry, names[0])
+    meta = {"version": "e", "weights": {"sentiment": [1, 0], "topic": [1, 0]}}
+    got = EnsembleScorer(meta, [real, _Unrunnable()]).score(TEXTS)  # type: ignore[list-item]
+    want = real.score(TEXTS)
+    assert np.array_equal(got.sentiment, want.sentiment) and np.array_equal(got.topic, want.topic)
