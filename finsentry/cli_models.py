@@ -8,11 +8,14 @@ import signal
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from finsentry.settings import Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without loading the ML stack
+    from models.registry import ModelRegistry
 
 models_app = typer.Typer(help="The model registry: list, promote, roll back, export.", no_args_is_help=True)
 
@@ -83,14 +86,18 @@ def train(
         group_by_length=group_by_length,
     )
     out = build_version(registry, cfg, base_path, extra, labels.name if labels else "", teacher_dir, init_dir)
+    _report_new_version(registry, out, promote)
+
+
+def _report_new_version(registry: ModelRegistry, out: Path, promote: bool) -> None:
+    """Print a new version's metrics and the gate's verdict; promote it when asked."""
     info = registry.get(out.name)
     report: dict[str, Any] = {
         "version": info.name,
         "path": str(out),
         "metrics": {h: info.f1(h) for h in ("sentiment", "topic")},
+        "gate": registry.judge(info, registry.current()) or "passes",
     }
-    current = registry.current()
-    report["gate"] = registry.judge(info, current) or "passes"
     if promote:
         registry.promote(info.name)
         report["promoted"] = True
@@ -156,16 +163,7 @@ def models_ensemble(
         "sentiment": _weights(sentiment_weights, len(members)),
         "topic": _weights(topic_weights, len(members)),
     }
-    info = registry.get(build_ensemble(registry, members, weights).name)
-    report: dict[str, Any] = {
-        "version": info.name,
-        "metrics": {h: info.f1(h) for h in ("sentiment", "topic")},
-        "gate": registry.judge(info, registry.current()) or "passes",
-    }
-    if promote:
-        registry.promote(info.name)
-        report["promoted"] = True
-    _echo(report)
+    _report_new_version(registry, build_ensemble(registry, members, weights), promote)
 
 
 @models_app.command("export")

@@ -80,8 +80,8 @@ def write_ensemble_card(version_dir: Path, meta: dict[str, Any]) -> None:
     lines = [
         f"# Model card: {meta['version']} (ensemble)",
         "",
-        "Averages its members' calibrated probabilities with per-head weights; every member scores",
-        "every document, so it costs the sum of its members. Scores text locally only (members",
+        "Averages its members' calibrated probabilities with per-head weights; every member with a",
+        "weight scores every document, so it costs the sum of those. Scores text locally only (members",
         "tokenise differently, so Triton clients' token ids cannot feed it).",
         "",
         "| member | sentiment weight | topic weight |",

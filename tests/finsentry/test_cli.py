@@ -64,3 +64,15 @@ def test_unknown_model_version_is_one_clear_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[-1] == (
         "finsentry: unknown model version 'nope'; see `finsentry models list`"
     )
+
+
+def test_bad_ensemble_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    env = {"FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": str(tmp_path / "home")}
+    done = _cli("models", "ensemble", "a", "b", "--sentiment-weights", "1,x", env=env)
+    assert done.returncode == 2 and "comma-separated numbers" in done.stderr
+    done = _cli("models", "ensemble", "a", "b", "--topic-weights", "1,2,3", env=env)
+    assert done.returncode == 1 and "topic: 3 weights for 2 members" in done.stderr
+    done = _cli("models", "ensemble", "20990101-000000-nope", "20990101-000000-gone", env=env)
+    assert done.returncode == 1 and "unknown model version '20990101-000000-nope'" in done.stderr
+    assert not registry.exists()
