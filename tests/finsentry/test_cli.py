@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.registry import ModelRegistry
+from tests.models.conftest import clone_version
+
 
 def _cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -76,3 +79,16 @@ def test_bad_ensemble_is_refused_before_anything_is_written(tmp_path: Path) -> N
     done = _cli("models", "ensemble", "20990101-000000-nope", "20990101-000000-gone", env=env)
     assert done.returncode == 1 and "unknown model version '20990101-000000-nope'" in done.stderr
     assert not registry.exists()
+
+
+def test_new_version_report_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
+    """`make accurate-tier` chains versions by parsing this report: logs and progress go to stderr."""
+    registry = ModelRegistry(tmp_path / "registry")
+    names = [clone_version(registry, "sharp", 0.5), clone_version(registry, "flat", 4.0)]
+    env = {"FINSENTRY_MODEL__REGISTRY": str(registry.root), "FINSENTRY_HOME": str(tmp_path / "home")}
+    done = _cli("models", "ensemble", *names, "--sentiment-weights", "1,0", env=env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["gate"] == "passes" and set(report["metrics"]) == {"sentiment", "topic"}
+    listed = json.loads(_cli("models", "list", env=env).stdout)
+    assert report["version"] in {row["version"] for row in listed} - set(names)
