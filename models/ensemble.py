@@ -135,9 +135,9 @@ def build_ensemble(registry: ModelRegistry, members: Sequence[str], weights: Map
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))  # open_scorer reads it
     val = split(load_base())[1]
-    for key, precision in (("metrics", "int8"), ("metrics_fp32", "fp32")):
-        scorer = open_scorer(registry, out.name, precision=precision)  # type: ignore[arg-type]
-        meta[key] = evaluate(scorer, val)
+    arithmetics: tuple[tuple[str, Precision], ...] = (("metrics", "int8"), ("metrics_fp32", "fp32"))
+    for key, precision in arithmetics:
+        meta[key] = evaluate(open_scorer(registry, out.name, precision=precision), val)
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     write_ensemble_card(out, meta)
     return out
