@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flops import encoder_flops
 
 from finsentry.settings import Precision, Settings
 from models.bases import base_dir, version_base
@@ -39,13 +40,6 @@ BATCHES = (1, 8, 32, 64, 128, 256)
 def progress(msg: str) -> None:
     sys.stderr.write(f"[bench] {msg}\n")
     sys.stderr.flush()
-
-
-def encoder_flops(lengths: np.ndarray, hidden: int, ffn: int, layers: int) -> float:
-    """Multiply-adds x2 per document, from real token lengths: projections, FFN, attention."""
-    per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
-    attention = 2 * 2 * hidden * lengths.astype(np.float64) ** 2
-    return float(np.mean(layers * (per_token * lengths + attention)))
 
 
 def peak_flops() -> float:

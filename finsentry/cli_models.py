@@ -249,4 +249,5 @@ def serve_model(
         grpc_port,
         metrics_port,
         workspace=Path(settings.home) / "triton",
+        instances=settings.model.serve_instances,
     )

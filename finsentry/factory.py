@@ -68,7 +68,14 @@ def current_model(settings: Settings, keep_base: bool = False) -> CurrentModel:
     pinned = url.netloc if url.scheme == "local" and url.netloc not in ("", "current") else None
     m = settings.model
     return CurrentModel(
-        ModelRegistry(m.registry), pinned, m.reload_seconds, m.threads, keep_base=keep_base, precision=m.precision
+        ModelRegistry(m.registry),
+        pinned,
+        m.reload_seconds,
+        m.threads,
+        keep_base=keep_base,
+        precision=m.precision,
+        device=m.device,
+        gpu_dtype=m.gpu_dtype,
     )
 
 

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 Precision = Literal["int8", "fp32"]  # arithmetic of the ONNX scorer (models/onnx_scorer.py)
+GpuDtype = Literal["float16", "bfloat16", "float32"]  # arithmetic of the torch scorer (models/torch_scorer.py)
 
 
 class KafkaSettings(BaseModel):
@@ -42,6 +43,13 @@ class ModelSettings(BaseModel):
     # int8: integer matrix products, ~3x the CPU throughput, weighted F1 within noise of fp32
     # (docs/benchmarks.md); fp32: exact float arithmetic. Either way a score depends on its document only.
     precision: Precision = "int8"
+    # cpu: ONNX Runtime (above). cuda / cuda:N: torch on that GPU, weights rebuilt from the same
+    # ONNX file, in gpu_dtype arithmetic; for `finsentry serve-model` on a GPU machine.
+    device: str = Field(default="cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    gpu_dtype: GpuDtype = "float16"
+    # Model instances Triton runs side by side (serve-model): on a GPU, one instance's batch is
+    # copied and post-processed while another's runs.
+    serve_instances: int = Field(default=1, ge=1, le=16)
 
 
 class WorkerSettings(BaseModel):

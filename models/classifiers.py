@@ -11,7 +11,7 @@ from typing import Protocol
 
 from finsentry.errors import ModelError
 from finsentry.schemas import Prediction
-from finsentry.settings import Precision
+from finsentry.settings import GpuDtype, Precision
 from models.baseline import NaiveBayesModel
 from models.bases import version_base
 from models.ensemble import open_scorer
@@ -69,6 +69,8 @@ class CurrentModel:
         reload_seconds: how often to re-read the pointer.
         threads: documents scored in parallel (0: one per CPU core).
         precision: ``int8`` or ``fp32`` arithmetic (see ``OnnxScorer``).
+        device: ``cpu`` (ONNX Runtime) or a GPU (``cuda``, ``cuda:N``: ``TorchScorer``).
+        gpu_dtype: the GPU's arithmetic.
         keep_base: refuse to switch to a version of another base encoder. The model server
             sets it: its clients send token ids from one base's tokenizer, which another
             base would misread.
@@ -82,12 +84,15 @@ class CurrentModel:
         threads: int = 0,
         keep_base: bool = False,
         precision: Precision = "int8",
+        device: str = "cpu",
+        gpu_dtype: GpuDtype = "float16",
     ) -> None:
         self._registry = registry
         self._pinned = pinned
         self._reload_seconds = reload_seconds
         self._threads = threads
         self._precision = precision
+        self._device = (device, gpu_dtype)
         self._keep_base = keep_base
         self._refused: str | None = None  # the version refused last: log it once, not every reload
         self._lock = threading.Lock()
@@ -99,7 +104,10 @@ class CurrentModel:
 
     def _load(self, name: str) -> Scorer:
         log.info("loading model %s", name)
-        return open_scorer(self._registry, name, threads=self._threads, precision=self._precision)
+        device, dtype = self._device
+        return open_scorer(
+            self._registry, name, threads=self._threads, precision=self._precision, device=device, gpu_dtype=dtype
+        )
 
     def get(self) -> Scorer:
         """The scorer to use now (reloads when the promoted version changed)."""

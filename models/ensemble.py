@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from finsentry.errors import ModelError
-from finsentry.settings import Precision
-from models.onnx_scorer import HeadScores, OnnxScorer
+from finsentry.settings import GpuDtype, Precision
+from models.onnx_scorer import HeadScores, OnnxScorer, Scorer
 from models.registry import HEADS, ModelRegistry
 
 KIND = "ensemble"
@@ -62,7 +62,7 @@ class EnsembleScorer:
         members: one scorer per member, in ``meta["members"]`` order.
     """
 
-    def __init__(self, meta: dict[str, Any], members: Sequence[OnnxScorer]) -> None:
+    def __init__(self, meta: dict[str, Any], members: Sequence[Scorer]) -> None:
         self.meta = meta
         self.version: str = meta["version"]
         self.members = list(members)
@@ -92,18 +92,35 @@ class EnsembleScorer:
 
 
 def open_scorer(
-    registry: ModelRegistry, name: str, threads: int = 0, precision: Precision = "int8"
-) -> OnnxScorer | EnsembleScorer:
-    """The scorer of registry version ``name``: its ONNX model, or its members' average.
+    registry: ModelRegistry,
+    name: str,
+    threads: int = 0,
+    precision: Precision = "int8",
+    device: str = "cpu",
+    gpu_dtype: GpuDtype = "float16",
+    bases_cache: Path = Path("var/bases"),
+) -> Scorer:
+    """The scorer of registry version ``name``: its model, or its members' average.
+
+    On ``cpu`` a model runs through ONNX Runtime (``threads``, ``precision``); on a GPU
+    (``cuda``, ``cuda:N``) through torch in ``gpu_dtype`` (``models/torch_scorer.py``,
+    which reads an older version's architecture from its base in ``bases_cache``).
 
     Raises:
-        ModelError: an unknown version or member, or an incomplete one.
+        ModelError: an unknown version or member, an incomplete one, or no such device.
     """
+
+    def one(path: Path) -> Scorer:
+        if device == "cpu":
+            return OnnxScorer(path, threads=threads, precision=precision)
+        from models.torch_scorer import TorchScorer
+
+        return TorchScorer(path, device=device, dtype=gpu_dtype, bases_cache=bases_cache)
+
     info = registry.get(name)
     if not is_ensemble(info.meta):
-        return OnnxScorer(info.path, threads=threads, precision=precision)
-    members = [OnnxScorer(registry.get(m).path, threads=threads, precision=precision) for m in info.meta["members"]]
-    return EnsembleScorer(info.meta, members)
+        return one(info.path)
+    return EnsembleScorer(info.meta, [one(registry.get(m).path) for m in info.meta["members"]])
 
 
 def build_ensemble(registry: ModelRegistry, members: Sequence[str], weights: Mapping[str, Sequence[float]]) -> Path:

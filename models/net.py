@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,12 +15,20 @@ class TwoHeadClassifier(nn.Module):
 
     Mean pooling matches how both bases were pre-trained (sentence embeddings), so the
     heads start from a representation that is already meaningful.
+
+    Args:
+        encoder: a base encoder's folder (its pre-trained weights are loaded) or an encoder
+            module already built (``models/torch_scorer.py`` fills one from a version's ONNX file).
+        n_sentiment: sentiment classes.
+        n_topic: topic classes.
+        dropout: dropout before the heads (training only).
     """
 
-    def __init__(self, encoder_dir: Path, n_sentiment: int, n_topic: int, dropout: float = 0.1):
+    def __init__(self, encoder: Path | nn.Module, n_sentiment: int, n_topic: int, dropout: float = 0.1):
         super().__init__()
-        self.encoder = AutoModel.from_pretrained(str(encoder_dir))
-        hidden = int(self.encoder.config.hidden_size)
+        module: Any = AutoModel.from_pretrained(str(encoder)) if isinstance(encoder, Path) else encoder
+        self.encoder = module
+        hidden = int(module.config.hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.sentiment = nn.Linear(hidden, n_sentiment)
         self.topic = nn.Linear(hidden, n_topic)

@@ -22,6 +22,7 @@ from models.labels import SENTIMENTS, TOPICS
 from models.metrics import expected_calibration_error, fit_temperature, per_class_f1, softmax, weighted_f1
 from models.onnx_scorer import OnnxScorer, Scorer
 from models.registry import ModelRegistry
+from models.torch_scorer import ENCODER_CONFIG
 from models.train import TrainConfig, predict_logits, save_checkpoint, train_model
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ def build_version(
     temps = _temperatures(predict_logits(model, tok, val_rows, cfg.max_length), val_rows)
     export_onnx(model, out / "model.onnx")
     tok.save_pretrained(str(out / "tokenizer"))
+    model.encoder.config.to_json_file(str(out / ENCODER_CONFIG))  # the GPU scorer rebuilds the encoder from it
     data = {
         "hash": digest,
         "rows": len(rows),

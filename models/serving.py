@@ -69,8 +69,11 @@ def serve(
     metrics_port: int,
     workspace: Path,
     queue_delay_us: int = 2000,
+    instances: int = 1,
 ) -> None:
     """Run tritonserver with the model bound until SIGINT/SIGTERM.
+
+    ``instances`` model instances run side by side, each in its own thread of this process.
 
     Raises:
         ModelError: the version to serve is an ensemble (it scores text, not token ids).
@@ -97,7 +100,7 @@ def serve(
         with Triton(config=config, workspace=run_dir) as triton:
             triton.bind(
                 model_name=MODEL_NAME,
-                infer_func=make_infer(model),
+                infer_func=[make_infer(model) for _ in range(instances)],
                 inputs=[
                     Tensor(name="input_ids", dtype=np.int64, shape=(-1,)),
                     Tensor(name="attention_mask", dtype=np.int64, shape=(-1,)),

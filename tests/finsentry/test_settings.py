@@ -19,6 +19,11 @@ def test_nested_env_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in repr(s)
 
 
+def test_gpu_devices_are_named_like_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENTRY_MODEL__DEVICE", "cuda:1")
+    assert Settings().model.device == "cuda:1"
+
+
 def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(ValidationError):
@@ -32,6 +37,9 @@ def test_settings_are_frozen() -> None:
         ("FINSENTRY_KAFKA__PORT", "70000"),
         ("FINSENTRY_LOG_LEVEL", "loud"),
         ("FINSENTRY_WORKER__NOPE", "1"),
+        ("FINSENTRY_MODEL__DEVICE", "gpu"),
+        ("FINSENTRY_MODEL__GPU_DTYPE", "int4"),
+        ("FINSENTRY_MODEL__SERVE_INSTANCES", "0"),
     ],
 )
 def test_bad_config_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:

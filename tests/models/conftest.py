@@ -48,6 +48,8 @@ def triton_url(registry_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         "FINSENTRY_MODEL__REGISTRY": str(registry_root),
         "FINSENTRY_HOME": str(home),
         "FINSENTRY_MODEL__RELOAD_SECONDS": "0.5",
+        # Two instances: the model server's threads share one scorer, as on a GPU machine.
+        "FINSENTRY_MODEL__SERVE_INSTANCES": "2",
         "HF_HUB_OFFLINE": "1",
     }
     log = (home / "triton.log").open("wb")
