@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Run bench/triton_gpu.py on a lent GPU machine (docs/benchmarks.md, "Triton on a GPU").
+# Run bench/triton_gpu.py on a lent GPU machine (docs/benchmarks.md, section "GPU").
 #
 # That machine has torch, transformers, onnx and onnxruntime but none of PyTriton,
-# tritonclient or pydantic-settings, and nothing can be fetched there. So the caller carries
-# them in .gpu/ (git-ignored): the cp312 wheels, and PyTriton unpacked, cut to the Python 3.12
-# backend stub and re-compressed with xz (its wheel alone is over the 64 MiB carry limit
-# together with the repository). Recipe, run here from the repository root:
-#   pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d .gpu tritonclient==2.73.0 ...
-#   unzip nvidia_pytriton-0.7.0-*.whl; drop python_backend_stubs/3.{8..11,13} and libpython3*.13*;
-#   tar cf - pytriton nvidia_pytriton.libs nvidia_pytriton-0.7.0.dist-info | xz -9 > .gpu/pytriton-slim.tar.xz
+# tritonclient or pydantic-settings, and nothing can be fetched there: the call carries them in
+# .gpu/, built here by bench/gpu_carry.sh. numpy 1.26.4 (PyTriton's pin; the image has 2.5)
+# does not fit in the same call: carry .gpu-numpy/ in a first call on the machine that runs
+#   python3 -m pip install -q --no-index --no-deps .gpu-numpy/*.whl
+# and this script in the next call, while the machine is still warm.
 # Usage there: bash bench/device_triton_gpu.sh [bench/triton_gpu.py arguments]
 set -euo pipefail
-site=/tmp/site
+# Into the interpreter's own site-packages: tritonserver's Python backend stub does not see
+# PYTHONPATH, only the environment's site-packages.
+site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 out=${OUT:-/tmp/out}
-mkdir -p "$site" "$out"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .gpu/*.whl
+mkdir -p "$out"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .gpu/*.whl
 python3 -c "import sys, tarfile; tarfile.open('.gpu/pytriton-slim.tar.xz').extractall(sys.argv[1])" "$site"
-export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+# PyTriton copies tritonserver into its workspace, where the binary's relative library path no
+# longer reaches the libraries unpacked beside the package.
+export LD_LIBRARY_PATH="$site/nvidia_pytriton.libs:${LD_LIBRARY_PATH:-}"
 # tritonserver's Python backend stub links libpython3.12.so.1.0: make sure the loader finds one.
 libdir=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 if [ ! -e "$libdir/libpython3.12.so.1.0" ]; then

@@ -320,7 +320,7 @@ def main() -> None:
         "cpu_threads": os.cpu_count(),
         "flops_per_doc": round(flops),
         "peak_matmul_flops_measured": round(matmul_peak(opts.device)),
-        "direct": direct(info.path, opts.device, opts.dtypes.split(","), texts, local),
+        "direct": direct(info.path, opts.device, [d for d in opts.dtypes.split(",") if d], texts, local),
         "triton": [],
     }
     # One pool of client processes for every server: spawning them (imports) costs seconds each time.
