@@ -185,7 +185,14 @@ def _local_classify(settings: Settings, version: str | None) -> Any:
     from models.registry import ModelRegistry
 
     m = settings.model
-    model = CurrentModel(ModelRegistry(m.registry), version, threads=m.threads, precision=m.precision)
+    model = CurrentModel(
+        ModelRegistry(m.registry),
+        version,
+        threads=m.threads,
+        precision=m.precision,
+        device=m.device,
+        gpu_dtype=m.gpu_dtype,
+    )
     scorer = model.get()
     return lambda texts: to_predictions(scorer.score(texts), scorer.version)
 

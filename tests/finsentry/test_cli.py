@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 from models.registry import ModelRegistry
 from tests.models.conftest import clone_version
 
@@ -67,6 +70,15 @@ def test_unknown_model_version_is_one_clear_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[-1] == (
         "finsentry: unknown model version 'nope'; see `finsentry models list`"
     )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_predict_on_a_missing_gpu_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"FINSENTRY_MODEL__REGISTRY": str(tmp_path), "FINSENTRY_MODEL__DEVICE": "cuda"}
+    done = _cli("predict", stdin=json.dumps({"id": 1, "text": "Acme beats estimates"}), env=env)
+    assert done.returncode == 1 and done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("finsentry: torch device 'cuda' is not available")
 
 
 def test_bad_ensemble_is_refused_before_anything_is_written(tmp_path: Path) -> None:
