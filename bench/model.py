@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flops import encoder_flops
+from common import encoder_flops, single_doc_latencies_ms
 
 from finsentry.settings import Precision, Settings
 from models.bases import base_dir, version_base
@@ -133,11 +133,7 @@ async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
     client = TritonClassifier.from_url(url)
     await client.wait_ready(120)
     await client.classify(texts[:8])
-    lat = []
-    for t in texts[:300]:
-        start = time.perf_counter()
-        await client.classify([t])
-        lat.append((time.perf_counter() - start) * 1000)
+    lat = await single_doc_latencies_ms(client, texts)
     out: dict[str, Any] = {
         "single_p50_ms": round(float(np.percentile(lat, 50)), 2),
         "single_p99_ms": round(float(np.percentile(lat, 99)), 2),

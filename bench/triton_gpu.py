@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flops import encoder_flops
+from common import encoder_flops, single_doc_latencies_ms
 
 from finsentry.settings import Settings
 from models.dataset import load_base, split
@@ -195,11 +195,7 @@ async def _latency_and_labels(url: str, version_dir: Path, texts: list[str]) -> 
     client = TritonClassifier(url, tokenizer_dir=version_dir / "tokenizer", timeout=30)
     await client.wait_ready(180)
     await client.classify(texts[:64])
-    lat = []
-    for t in texts[:300]:
-        start = time.perf_counter()
-        await client.classify([t])
-        lat.append((time.perf_counter() - start) * 1000)
+    lat = await single_doc_latencies_ms(client, texts)
     labels = await client.classify(texts)
     await client.close()
     pct = {f"p{q}_ms": round(float(np.percentile(lat, q)), 2) for q in (50, 99)}

@@ -1,0 +1,25 @@
+"""Helpers shared by the model benchmarks (bench/model.py, bench/triton_gpu.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+
+def encoder_flops(lengths: np.ndarray, hidden: int, ffn: int, layers: int) -> float:
+    """Multiply-adds x2 per document, from real token lengths: projections, FFN, attention."""
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
+    attention = 2 * 2 * hidden * lengths.astype(np.float64) ** 2
+    return float(np.mean(layers * (per_token * lengths + attention)))
+
+
+async def single_doc_latencies_ms(client: Any, texts: list[str], n: int = 300) -> list[float]:
+    """Milliseconds of ``client.classify([text])`` for the first ``n`` texts, one at a time."""
+    lat = []
+    for t in texts[:n]:
+        start = time.perf_counter()
+        await client.classify([t])
+        lat.append((time.perf_counter() - start) * 1000)
+    return lat
