@@ -44,6 +44,14 @@ class Scorer(Protocol):
         ...
 
 
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, np.ndarray]:
+    """Normalise and tokenise ``texts``, padded to the longest: int64 ``input_ids`` and ``attention_mask``."""
+    enc = tokenizer(
+        [normalize(t) for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="np"
+    )
+    return {name: enc[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+
+
 def _usable_cores() -> int:
     """Cores this process may run on (a container's CPU set, not the host's count)."""
     try:
@@ -111,17 +119,7 @@ class OnnxScorer:
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Tokenise with dynamic padding to the batch's longest text."""
-        enc = self.tokenizer(
-            [normalize(t) for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="np",
-        )
-        return {
-            "input_ids": enc["input_ids"].astype(np.int64),
-            "attention_mask": enc["attention_mask"].astype(np.int64),
-        }
+        return encode_texts(self.tokenizer, texts, self.max_length)
 
     def _one(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = mask.astype(bool)  # drop padding on either side: the document alone

@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from finsentry.errors import ModelError
+from finsentry.settings import GpuDtype
 from models.bases import base_dir, version_base
 from models.labels import SENTIMENTS, TOPICS
 from models.metrics import softmax
-from models.onnx_scorer import TOKENIZE_CHUNK, HeadScores
-from models.text import normalize
+from models.onnx_scorer import TOKENIZE_CHUNK, HeadScores, encode_texts
 
-Dtype = Literal["float16", "bfloat16", "float32"]
 ENCODER_CONFIG = "encoder.json"
 
 
@@ -121,7 +120,11 @@ class TorchScorer:
     """
 
     def __init__(
-        self, version_dir: Path, device: str = "cuda", dtype: Dtype = "float16", bases_cache: Path = Path("var/bases")
+        self,
+        version_dir: Path,
+        device: str = "cuda",
+        dtype: GpuDtype = "float16",
+        bases_cache: Path = Path("var/bases"),
     ) -> None:
         import torch
         from transformers import AutoTokenizer
@@ -162,9 +165,7 @@ class TorchScorer:
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Tokenise with dynamic padding to the batch's longest text."""
-        clean = [normalize(t) for t in texts]
-        enc = self.tokenizer(clean, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-        return {name: enc[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+        return encode_texts(self.tokenizer, texts, self.max_length)
 
     def score(self, texts: Sequence[str]) -> HeadScores:
         """Calibrated probabilities in input order; texts must be non-empty."""
