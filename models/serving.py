@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from finsentry.errors import ModelError
+from finsentry.errors import ConfigError, ModelError
 from models.classifiers import CurrentModel
 from models.ensemble import is_ensemble
 from models.labels import SENTIMENTS, TOPICS
@@ -41,6 +41,22 @@ def serve_model_argv(grpc_port: int, http_port: int, metrics_port: int) -> list[
         "--metrics-port",
         str(metrics_port),
     ]
+
+
+def check_numpy(version: str = np.__version__) -> None:
+    """Refuse numpy 2: PyTriton 0.7.0 (which pins numpy < 2) then answers with empty outputs.
+
+    Reproduced with Python 3.12 and numpy 2.4.6 / 2.5.2: every output of every response
+    arrives with zero bytes (docs/benchmarks.md, "GPU"); numpy 1.26.4 answers correctly.
+
+    Raises:
+        ConfigError: numpy 2 or later is installed.
+    """
+    if int(version.split(".")[0]) >= 2:
+        raise ConfigError(
+            f"serve-model needs numpy < 2 (PyTriton 0.7.0's pin), found {version}: "
+            "with numpy 2 its Python backend answers with empty outputs; install numpy==1.26.4"
+        )
 
 
 def make_infer(model: CurrentModel) -> Any:
@@ -77,10 +93,12 @@ def serve(
 
     Raises:
         ModelError: the version to serve is an ensemble (it scores text, not token ids).
+        ConfigError: numpy 2 is installed (see :func:`check_numpy`).
     """
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 
+    check_numpy()
     first = model.get()
     if is_ensemble(first.meta):
         raise ModelError(f"{first.version} is an ensemble: Triton serves one model's token ids; pin another version")

@@ -13,12 +13,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from finsentry.errors import ModelError, ServiceUnavailable
+from finsentry.errors import ConfigError, ModelError, ServiceUnavailable
 from finsentry.schemas import Prediction
 from models.classifiers import CurrentModel, OnnxClassifier
 from models.dataset import load_base, split
 from models.onnx_scorer import OnnxScorer
 from models.registry import ModelRegistry
+from models.serving import check_numpy
 from models.triton_client import TritonClassifier
 from models.triton_export import export_repository
 from tests.models.conftest import clone_version
@@ -129,6 +130,14 @@ def test_promotion_is_picked_up_without_restart(registry: ModelRegistry, triton_
         assert _run(remote_version()) == name
     finally:
         registry.promote(base, force=True)
+
+
+def test_serving_refuses_numpy_2_which_empties_pytriton_s_answers() -> None:
+    check_numpy("1.26.4")
+    check_numpy(np.__version__)  # the pinned install serves
+    for version in ("2.0.0", "2.5.2"):
+        with pytest.raises(ConfigError, match=r"numpy < 2.*found " + version):
+            check_numpy(version)
 
 
 def test_triton_down_is_a_typed_error() -> None:
