@@ -1,7 +1,8 @@
-"""Helpers shared by the model benchmarks (bench/model.py, bench/triton_gpu.py)."""
+"""Helpers shared by the benchmarks (bench/model.py, bench/triton_gpu.py, bench/pipeline.py)."""
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -13,6 +14,13 @@ def encoder_flops(lengths: np.ndarray, hidden: int, ffn: int, layers: int) -> fl
     per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn)
     attention = 2 * 2 * hidden * lengths.astype(np.float64) ** 2
     return float(np.mean(layers * (per_token * lengths + attention)))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def single_doc_latencies_ms(client: Any, texts: list[str], n: int = 300) -> list[float]:

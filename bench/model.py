@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import encoder_flops, single_doc_latencies_ms
+from common import encoder_flops, free_port, single_doc_latencies_ms
 
 from finsentry.settings import Precision, Settings
 from models.bases import base_dir, version_base
@@ -121,12 +120,6 @@ def predict_path(version_dir: Path, texts: list[str], precision: Precision) -> d
     return {"docs": len(lines), "docs_per_s_median": round(statistics.median(runs), 1)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
     from models.triton_client import TritonClassifier
 
@@ -158,7 +151,7 @@ async def _triton_measure(url: str, texts: list[str]) -> dict[str, Any]:
 
 
 def triton(texts: list[str], registry: Path) -> dict[str, Any]:
-    grpc, http, metrics = _free_port(), _free_port(), _free_port()
+    grpc, http, metrics = free_port(), free_port(), free_port()
     env = {**os.environ, "FINSENTRY_MODEL__REGISTRY": str(registry), "FINSENTRY_HOME": "var/bench"}
     cmd = serve_model_argv(grpc, http, metrics)
     proc = subprocess.Popen(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)

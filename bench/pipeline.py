@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import free_port
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.store.sqlite import SqliteStore
@@ -27,12 +28,6 @@ from stream.worker import READY_MARKER
 def progress(msg: str) -> None:
     sys.stderr.write(f"[bench] {msg}\n")
     sys.stderr.flush()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_worker(env: dict[str, str], i: int, log_dir: Path) -> subprocess.Popen[bytes]:
@@ -85,7 +80,7 @@ def main() -> None:
         )
         + "\n"
     )
-    with EmbeddedBroker(tmp / "broker", _free_port()) as broker:
+    with EmbeddedBroker(tmp / "broker", free_port()) as broker:
         ensure_topics(broker.bootstrap, 4)
         env = {
             **os.environ,

@@ -2,7 +2,8 @@
 
 Measures, for the current (or ``--version``) model on ``--device``:
 - ``direct``: ``TorchScorer.score_ids`` on pre-tokenised batches, per dtype and batch size;
-- ``triton``, per model-instance count: one-at-a-time latency p50/p99, server throughput
+- ``triton``, per server (``--serve``: model instances and GPU dtype): seconds until ready,
+  one-at-a-time latency p50/p99, server throughput
   with ``--procs`` client processes each keeping ``--inflight`` pre-tokenised requests of
   ``chunk`` documents in flight, end-to-end ``TritonClassifier.classify`` (tokenisation and
   label mapping included) on ``--docs`` headlines, and label agreement with the local fp32
@@ -11,7 +12,7 @@ Measures, for the current (or ``--version``) model on ``--device``:
   the real token lengths).
 
 Prints one JSON object on stdout (and writes it to ``--out``); progress goes to stderr.
-Usage: python bench/triton_gpu.py [--device cuda] [--instances 1,2] [--seconds 8]
+Usage: python bench/triton_gpu.py [--device cuda] [--serve 1:float16,2:float16] [--seconds 8]
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import functools
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import encoder_flops, single_doc_latencies_ms
+from common import encoder_flops, free_port, single_doc_latencies_ms
 
 from finsentry.settings import Settings
 from models.dataset import load_base, split
@@ -72,13 +72,15 @@ def matmul_peak(device: str) -> float:
     return 2 * n**3 / statistics.median(runs)
 
 
-def length_batches(scorer: TorchScorer, texts: list[str], batch: int) -> list[dict[str, np.ndarray]]:
+Feed = dict[str, np.ndarray]
+
+
+def length_batches(tokenizer: Any, texts: list[str], batch: int) -> list[Feed]:
     """Texts sorted by length, tokenised in batches padded to a multiple of 16 (as the client does)."""
     order = sorted(texts, key=len)
     out = []
     for k in range(0, len(order), batch):
-        part = order[k : k + batch]
-        enc = scorer.tokenizer(part, padding=True, truncation=True, max_length=64, pad_to_multiple_of=16)
+        enc = tokenizer(order[k : k + batch], padding=True, truncation=True, max_length=64, pad_to_multiple_of=16)
         out.append({n: np.asarray(enc[n], np.int64) for n in ("input_ids", "attention_mask")})
     return out
 
@@ -93,7 +95,7 @@ def direct(version_dir: Path, device: str, dtypes: list[str], texts: list[str], 
         col = out[dtype] = {}
         col["label_agreement_with_local_fp32"] = agreement(to_predictions(scorer.score(texts), ""), local)
         for b in (64, 256, 1024):
-            batches = length_batches(scorer, texts, b)
+            batches = length_batches(scorer.tokenizer, texts, b)
             for feed in batches[:3]:
                 scorer.logits_ids(**feed)
             runs = []
@@ -105,15 +107,6 @@ def direct(version_dir: Path, device: str, dtypes: list[str], texts: list[str], 
             col[str(b)] = round(statistics.median(runs), 1)
             progress(f"direct {dtype} batch {b}: {col[str(b)]} docs/s")
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-Feed = dict[str, np.ndarray]
 
 
 async def _flood(url: str, feeds: list[Feed], inflight: int, seconds: float) -> tuple[int, list[float]]:
@@ -159,11 +152,8 @@ def flood_proc(args: tuple[str, str, int, float, int, int]) -> tuple[int, list[f
     url, version_dir, chunk, seconds, inflight, seed = args
     tok, texts = _client_data(version_dir)
     rng = np.random.default_rng(seed)
-    sample = sorted(rng.choice(texts, size=min(len(texts), chunk * 64), replace=False).tolist(), key=len)
-    feeds = []
-    for k in range(0, len(sample) - chunk + 1, chunk):
-        enc = tok(sample[k : k + chunk], padding=True, max_length=64, truncation=True, pad_to_multiple_of=16)
-        feeds.append({n: np.asarray(enc[n], np.int64) for n in ("input_ids", "attention_mask")})
+    sample = rng.choice(texts, size=min(len(texts), chunk * 64), replace=False).tolist()
+    feeds = [f for f in length_batches(tok, sample, chunk) if len(f["input_ids"]) == chunk]  # full chunks only
     rng.shuffle(feeds)  # type: ignore[arg-type]
     start = time.perf_counter()
     done, lat = asyncio.run(_flood(url, feeds, inflight, seconds))
@@ -223,7 +213,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None
 def triton_run(opts: argparse.Namespace, pool: Any, version_dir: Path, texts: list[str], serve: str) -> dict[str, Any]:
     """Start serve-model on the device as ``serve`` (``instances:dtype``) and measure it from clients."""
     instances, dtype = serve.split(":")
-    grpc, http, metrics = _free_port(), _free_port(), _free_port()
+    grpc, http, metrics = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "FINSENTRY_MODEL__DEVICE": opts.device,
@@ -238,8 +228,8 @@ def triton_run(opts: argparse.Namespace, pool: Any, version_dir: Path, texts: li
     try:
         started = time.perf_counter()
         _wait_ready(url, proc, 240)
-        latency, labels = asyncio.run(_latency_and_labels(url, version_dir, texts))
         out: dict[str, Any] = {"serve": serve, "ready_s": round(time.perf_counter() - started, 1)}
+        latency, labels = asyncio.run(_latency_and_labels(url, version_dir, texts))
         out["single_doc_latency"] = latency
         progress(f"triton {serve}: one at a time p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms")
         out["labels"] = labels
