@@ -5,8 +5,8 @@
 # tritonclient or pydantic-settings, and nothing can be fetched there: the call carries them in
 # .gpu/, built here by bench/gpu_carry.sh. numpy 1.26.4 (PyTriton's pin; the image has 2.5)
 # does not fit in the same call: carry .gpu-numpy/ in a first call on the machine that runs
-#   python3 -m pip install -q --no-index --no-deps .gpu-numpy/*.whl
-# and this script in the next call, while the machine is still warm.
+#   bash bench/device_numpy.sh
+# and this script in the next call, while the machine is still warm (it stays 30 s).
 # Usage there: bash bench/device_triton_gpu.sh [bench/triton_gpu.py arguments]
 set -euo pipefail
 # Into the interpreter's own site-packages: tritonserver's Python backend stub does not see
@@ -28,4 +28,4 @@ if [ ! -e "$libdir/libpython3.12.so.1.0" ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee "$out/gpu.txt"
 python3 --version
-python3 bench/triton_gpu.py --out "$out/triton_gpu.json" "$@" 2> >(grep -v '^[IW][0-9]\{4\} ' | tee "$out/stderr.log" >&2)
+python3 bench/triton_gpu.py --out "$out/triton_gpu.json" "$@" 2> >(grep --line-buffered -v '^[IW][0-9]\{4\} ' | tee "$out/stderr.log" >&2)

@@ -37,7 +37,7 @@ from finsentry.settings import Settings
 from models.dataset import load_base, split
 from models.onnx_scorer import OnnxScorer
 from models.registry import ModelRegistry
-from models.serving import serve_model_argv
+from models.serving import MAX_BATCH, serve_model_argv
 from models.torch_scorer import TorchScorer, encoder_config
 
 
@@ -160,12 +160,12 @@ def flood_proc(args: tuple[str, str, int, float, int, int]) -> tuple[int, list[f
     return done, lat, time.perf_counter() - start
 
 
-def classify_proc(args: tuple[str, str, list[str]]) -> tuple[int, float]:
+def classify_proc(args: tuple[str, str, list[str], int]) -> tuple[int, float]:
     """One client process: TritonClassifier.classify over its texts in calls of 1,024."""
-    url, version_dir, texts = args
+    url, version_dir, texts, chunk = args
     from models.triton_client import TritonClassifier
 
-    client = TritonClassifier(url, tokenizer_dir=Path(version_dir) / "tokenizer", timeout=30)
+    client = TritonClassifier(url, tokenizer_dir=Path(version_dir) / "tokenizer", timeout=30, chunk=chunk)
 
     async def run() -> float:
         await client.classify(texts[:256])
@@ -247,8 +247,10 @@ def triton_run(opts: argparse.Namespace, pool: Any, version_dir: Path, texts: li
             progress(f"triton {serve} chunk {chunk}: {rate:.0f} docs/s")
         share = opts.docs // opts.procs
         sample = (texts * (opts.docs // len(texts) + 1))[: share * opts.procs]
-        parts = [(url, str(version_dir), sample[i * share : (i + 1) * share]) for i in range(opts.procs)]
+        vdir = str(version_dir)
+        parts = [(url, vdir, sample[i * share : (i + 1) * share], opts.client_chunk) for i in range(opts.procs)]
         done = pool.map(classify_proc, parts)
+        out["classify_client_chunk"] = opts.client_chunk
         out["classify_end_to_end_docs_per_s"] = round(sum(r[0] for r in done) / max(r[1] for r in done), 1)
         progress(f"triton {serve} classify end to end: {out['classify_end_to_end_docs_per_s']} docs/s")
         return out
@@ -275,11 +277,15 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--procs", type=int, default=8, help="client processes")
     ap.add_argument("--inflight", type=int, default=8, help="requests in flight per client process")
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--client-chunk", type=int, default=256, help="documents per request in end-to-end classify")
     ap.add_argument("--docs", type=int, default=40_000, help="end-to-end classify documents")
     ap.add_argument("--texts", type=int, default=0, help="validation headlines used (0: all)")
     ap.add_argument("--out", type=Path)
     opts = ap.parse_args()
     opts.chunks = [int(c) for c in opts.chunks.split(",")]
+    # Triton refuses a request over the model's max batch: find out here, not after the server starts.
+    if not all(1 <= c <= MAX_BATCH for c in [*opts.chunks, opts.client_chunk]):
+        ap.error(f"--chunks and --client-chunk must be 1-{MAX_BATCH} (the served max batch)")
     return opts
 
 
@@ -309,6 +315,8 @@ def main() -> None:
         "direct": direct(info.path, opts.device, [d for d in opts.dtypes.split(",") if d], texts, local),
         "triton": [],
     }
+    if opts.out:
+        opts.out.write_text(json.dumps(result, indent=2) + "\n")
     # One pool of client processes for every server: spawning them (imports) costs seconds each time.
     with mp.get_context("spawn").Pool(opts.procs) as pool:
         for serve in opts.serve.split(","):
@@ -317,9 +325,11 @@ def main() -> None:
             except Exception as exc:  # noqa: BLE001 - record it and measure the next server
                 progress(f"triton {serve} failed: {exc!r}")
                 result["triton"].append({"serve": serve, "error": repr(exc)})
-                continue
-            run["label_agreement_with_local_fp32"] = agreement(run.pop("labels"), local)
-            result["triton"].append(run)
+            else:
+                run["label_agreement_with_local_fp32"] = agreement(run.pop("labels"), local)
+                result["triton"].append(run)
+            if opts.out:  # what is measured so far survives a run cut off by its time limit
+                opts.out.write_text(json.dumps(result, indent=2) + "\n")
     rates = [v["docs_per_s"] for r in result["triton"] for k, v in r.items() if k.startswith("pretokenised")]
     best = max(rates, default=0)
     result["triton_best_docs_per_s"] = best

