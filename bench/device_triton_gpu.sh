@@ -26,6 +26,13 @@ if [ ! -e "$libdir/libpython3.12.so.1.0" ]; then
     found=$(find /usr /opt /root -name 'libpython3.12.so.1.0' 2>/dev/null | head -1 || true)
     [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found"):${LD_LIBRARY_PATH:-}"
 fi
+# A version carried in parts (bench/gpu_carry_version.sh, bench/device_stash.sh): rebuild it and
+# measure it instead of the current one.
+if [ -f /tmp/finsentry-carry/VERSION ]; then
+    mkdir -p var/models
+    cat /tmp/finsentry-carry/part-* | xz -d | tar xf - -C var/models
+    set -- --version "$(cat /tmp/finsentry-carry/VERSION)" "$@"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee "$out/gpu.txt"
 python3 --version
 python3 bench/triton_gpu.py --out "$out/triton_gpu.json" "$@" 2> >(grep --line-buffered -v '^[IW][0-9]\{4\} ' | tee "$out/stderr.log" >&2)
