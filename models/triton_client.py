@@ -34,9 +34,12 @@ class TritonClassifier:
         model: the model name on the server.
         timeout: seconds per request.
         retries: attempts after the first on an unavailable server.
-        chunk: texts per request.
+        chunk: texts per request, 1 to the served max batch (256).
         max_length: tokens per text at most.
         tokenizer_dir: the served version's base encoder folder (its tokenizer); default MiniLM.
+
+    Raises:
+        ConfigError: a chunk outside 1-256.
     """
 
     def __init__(
@@ -55,6 +58,8 @@ class TritonClassifier:
         self._model = model
         self._timeout = timeout
         self._retries = retries
+        if not 1 <= chunk <= MAX_BATCH:  # Triton refuses a request over the model's max batch
+            raise ConfigError(f"Triton chunk must be 1-{MAX_BATCH} documents per request, not {chunk}")
         self._chunk = chunk
         self._max_length = max_length
         # The server takes token ids, so the client must tokenise as the served base does.
@@ -80,14 +85,17 @@ class TritonClassifier:
             raise ConfigError(f"triton URL needs host and port: {url!r}")
         query = parse_qs(parts.query)
         base = query.get("base", [DEFAULT_BASE])[0]
-        chunk = query.get("chunk", ["64"])[0]
-        if not chunk.isdigit() or not 1 <= int(chunk) <= MAX_BATCH:
-            raise ConfigError(f"triton URL chunk must be 1-{MAX_BATCH} documents per request: {url!r}")
+        extra: dict[str, int] = {}
+        if "chunk" in query:
+            chunk = query["chunk"][0]
+            if not chunk.isdigit():
+                raise ConfigError(f"triton URL chunk must be a number of documents: {url!r}")
+            extra["chunk"] = int(chunk)
         return cls(
             f"{parts.hostname}:{parts.port}",
             model=parts.path.strip("/") or "finsentry",
-            chunk=int(chunk),
             tokenizer_dir=base_dir(base, bases_cache),
+            **extra,
         )
 
     def _grpc(self) -> Any:
