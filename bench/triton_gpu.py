@@ -35,7 +35,7 @@ from common import encoder_flops, free_port, single_doc_latencies_ms
 
 from finsentry.settings import Settings
 from models.dataset import load_base, split
-from models.onnx_scorer import OnnxScorer
+from models.onnx_scorer import OnnxScorer, encode_texts
 from models.registry import ModelRegistry
 from models.serving import MAX_BATCH, serve_model_argv
 from models.torch_scorer import TorchScorer, encoder_config
@@ -78,11 +78,8 @@ Feed = dict[str, np.ndarray]
 def length_batches(tokenizer: Any, texts: list[str], batch: int) -> list[Feed]:
     """Texts sorted by length, tokenised in batches padded to a multiple of 16 (as the client does)."""
     order = sorted(texts, key=len)
-    out = []
-    for k in range(0, len(order), batch):
-        enc = tokenizer(order[k : k + batch], padding=True, truncation=True, max_length=64, pad_to_multiple_of=16)
-        out.append({n: np.asarray(enc[n], np.int64) for n in ("input_ids", "attention_mask")})
-    return out
+    chunks = (order[k : k + batch] for k in range(0, len(order), batch))
+    return [encode_texts(tokenizer, chunk, 64, pad_to_multiple_of=16) for chunk in chunks]
 
 
 def direct(version_dir: Path, device: str, dtypes: list[str], texts: list[str], local: list[Any]) -> dict[str, Any]:

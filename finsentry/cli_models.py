@@ -181,19 +181,10 @@ def models_export(
 
 
 def _local_classify(settings: Settings, version: str | None) -> Any:
-    from models.classifiers import CurrentModel, to_predictions
-    from models.registry import ModelRegistry
+    from finsentry.factory import current_model
+    from models.classifiers import to_predictions
 
-    m = settings.model
-    model = CurrentModel(
-        ModelRegistry(m.registry),
-        version,
-        threads=m.threads,
-        precision=m.precision,
-        device=m.device,
-        gpu_dtype=m.gpu_dtype,
-    )
-    scorer = model.get()
+    scorer = current_model(settings, version=version).get()
     return lambda texts: to_predictions(scorer.score(texts), scorer.version)
 
 

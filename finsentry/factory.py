@@ -56,10 +56,11 @@ def _local(settings: Settings) -> Classifier:
     return OnnxClassifier(current_model(settings))
 
 
-def current_model(settings: Settings, keep_base: bool = False) -> CurrentModel:
+def current_model(settings: Settings, keep_base: bool = False, version: str | None = None) -> CurrentModel:
     """The model ``local://`` scores with (and the model server serves): pinned or following current.
 
-    ``keep_base`` (the model server) refuses promotions to another base encoder.
+    ``keep_base`` (the model server) refuses promotions to another base encoder; ``version``
+    (``finsentry predict --model``) pins a version over the one the URL names.
     """
     from models.classifiers import CurrentModel
     from models.registry import ModelRegistry
@@ -69,13 +70,14 @@ def current_model(settings: Settings, keep_base: bool = False) -> CurrentModel:
     m = settings.model
     return CurrentModel(
         ModelRegistry(m.registry),
-        pinned,
+        version or pinned,
         m.reload_seconds,
         m.threads,
         keep_base=keep_base,
         precision=m.precision,
         device=m.device,
         gpu_dtype=m.gpu_dtype,
+        bases_cache=settings.home / "bases",
     )
 
 

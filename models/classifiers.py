@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from finsentry.errors import ModelError
@@ -71,6 +72,8 @@ class CurrentModel:
         precision: ``int8`` or ``fp32`` arithmetic (see ``OnnxScorer``).
         device: ``cpu`` (ONNX Runtime) or a GPU (``cuda``, ``cuda:N``: ``TorchScorer``).
         gpu_dtype: the GPU's arithmetic.
+        bases_cache: where packaged bases are unpacked (a GPU scorer reads an older version's
+            architecture from its base).
         keep_base: refuse to switch to a version of another base encoder. The model server
             sets it: its clients send token ids from one base's tokenizer, which another
             base would misread.
@@ -86,13 +89,14 @@ class CurrentModel:
         precision: Precision = "int8",
         device: str = "cpu",
         gpu_dtype: GpuDtype = "float16",
+        bases_cache: Path = Path("var/bases"),
     ) -> None:
         self._registry = registry
         self._pinned = pinned
         self._reload_seconds = reload_seconds
         self._threads = threads
         self._precision = precision
-        self._device = (device, gpu_dtype)
+        self._device = (device, gpu_dtype, bases_cache)
         self._keep_base = keep_base
         self._refused: str | None = None  # the version refused last: log it once, not every reload
         self._lock = threading.Lock()
@@ -104,9 +108,15 @@ class CurrentModel:
 
     def _load(self, name: str) -> Scorer:
         log.info("loading model %s", name)
-        device, dtype = self._device
+        device, dtype, bases = self._device
         return open_scorer(
-            self._registry, name, threads=self._threads, precision=self._precision, device=device, gpu_dtype=dtype
+            self._registry,
+            name,
+            threads=self._threads,
+            precision=self._precision,
+            device=device,
+            gpu_dtype=dtype,
+            bases_cache=bases,
         )
 
     def get(self) -> Scorer:

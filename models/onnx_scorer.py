@@ -44,10 +44,21 @@ class Scorer(Protocol):
         ...
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, np.ndarray]:
-    """Normalise and tokenise ``texts``, padded to the longest: int64 ``input_ids`` and ``attention_mask``."""
+def encode_texts(
+    tokenizer: Any, texts: Sequence[str], max_length: int, pad_to_multiple_of: int | None = None
+) -> dict[str, np.ndarray]:
+    """Normalise and tokenise ``texts``, padded to the longest (rounded up to ``pad_to_multiple_of``).
+
+    Returns:
+        int64 ``input_ids`` and ``attention_mask``, one row per text.
+    """
     enc = tokenizer(
-        [normalize(t) for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="np"
+        [normalize(t) for t in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        pad_to_multiple_of=pad_to_multiple_of,
+        return_tensors="np",
     )
     return {name: enc[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
 

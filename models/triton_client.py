@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-
 from finsentry.errors import ConfigError, ModelError, ServiceUnavailable
 from finsentry.schemas import Prediction
 from models.bases import DEFAULT_BASE, base_dir
 from models.classifiers import to_predictions
-from models.onnx_scorer import HeadScores
+from models.onnx_scorer import HeadScores, encode_texts
 from models.serving import MAX_BATCH
-from models.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -124,22 +121,13 @@ class TritonClassifier:
             await asyncio.sleep(0.5)
         raise ServiceUnavailable(f"Triton model {self._model!r} at {self._url} not ready within {timeout:.0f}s")
 
-    def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        enc = self._tok(
-            [normalize(t) for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=self._max_length,
-            pad_to_multiple_of=16,
-            return_tensors="np",
-        )
-        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
-
     async def _infer(self, texts: Sequence[str]) -> tuple[HeadScores, list[str]]:
         from tritonclient.grpc import InferInput, InferRequestedOutput
         from tritonclient.utils import InferenceServerException
 
-        ids, mask = self._encode(texts)
+        # Lengths rounded up to 16 let requests of similar length share a batch on the server.
+        enc = encode_texts(self._tok, texts, self._max_length, pad_to_multiple_of=16)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
         inputs = [
             InferInput("input_ids", list(ids.shape), "INT64"),
             InferInput("attention_mask", list(mask.shape), "INT64"),
