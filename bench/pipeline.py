@@ -18,8 +18,8 @@ from pathlib import Path
 from common import free_port
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
+from finsentry.proc import die_with_parent
 from finsentry.store.sqlite import SqliteStore
-from finsentry.supervisor import die_with_parent
 from ingest.replay import replay
 from models.dataset import load_base
 from stream.worker import READY_MARKER
@@ -33,7 +33,7 @@ def progress(msg: str) -> None:
 def _start_worker(env: dict[str, str], i: int, log_dir: Path) -> subprocess.Popen[bytes]:
     log = log_dir / f"worker-{i}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "finsentry.cli", "worker"],
+        [sys.executable, "-m", "finsentry.app.cli", "worker"],
         env={**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}"},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

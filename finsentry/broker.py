@@ -16,11 +16,10 @@ from types import TracebackType
 
 from finsentry import topics
 from finsentry.errors import ConfigError, ServiceUnavailable
+from finsentry.proc import die_with_parent
 from finsentry.schemas import DeadLetter
-from finsentry.supervisor import die_with_parent
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_BYTES = 1_000_000  # Kafka's default message.max.bytes; records above it are refused
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> None:

@@ -8,3 +8,5 @@ ALERTS = "alerts"  # Alert JSON, key = alert id
 DEAD_LETTER = "news.dead-letter"  # DeadLetter JSON, key = dead-letter id
 
 ALL: tuple[str, ...] = (RAW, SCORED, ALERTS, DEAD_LETTER)
+
+MAX_MESSAGE_BYTES = 1_000_000  # Kafka's default message.max.bytes; records above it are refused

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from finsentry import topics
-from finsentry.broker import MAX_MESSAGE_BYTES
+from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import InvalidRecord
 from finsentry.ids import content_id, doc_id
-from stream.process import RawRecord, dead_letter
+from finsentry.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 DEMO_FEED = Path(__file__).resolve().parent / "demo_feed.jsonl"

@@ -32,7 +32,7 @@ def serve_model_argv(grpc_port: int, http_port: int, metrics_port: int) -> list[
     return [
         sys.executable,
         "-m",
-        "finsentry.cli",
+        "finsentry.app.cli",
         "serve-model",
         "--grpc-port",
         str(grpc_port),

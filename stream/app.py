@@ -12,9 +12,10 @@ from typing import Any, NoReturn
 import faust
 
 from finsentry import topics
+from finsentry.deadletter import RawRecord
 from finsentry.protocols import Classifier, DocumentStore
 from finsentry.settings import Settings
-from stream.process import BatchResult, RawRecord, process_batch
+from stream.process import BatchResult, process_batch
 
 log = logging.getLogger(__name__)
 EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: try again later

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from collections.abc import Sequence
@@ -12,22 +11,13 @@ from typing import cast
 
 from pydantic import ValidationError
 
+from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import FinsentryError, InvalidRecord, ServiceUnavailable
-from finsentry.ids import content_id, doc_id
+from finsentry.ids import doc_id
 from finsentry.protocols import Classifier, DocumentStore
 from finsentry.schemas import DeadLetter, NewsItem, ScoredDoc, extract_tickers
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """A message as it came off a topic."""
-
-    value: bytes | None
-    topic: str = ""
-    partition: int | None = None
-    offset: int | None = None
 
 
 @dataclass
@@ -36,21 +26,6 @@ class BatchResult:
 
     scored: list[ScoredDoc] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-
-
-def dead_letter(raw: RawRecord, stage: str, reason: str) -> DeadLetter:
-    """A dead letter whose id is stable for the same bytes at the same place (retries dedupe)."""
-    value = raw.value or b""
-    where = f"{raw.topic}:{raw.partition}:{raw.offset}"
-    return DeadLetter(
-        id=content_id(stage, where, value),
-        stage=stage,
-        reason=reason[:2000],
-        original_b64=base64.b64encode(value).decode("ascii"),
-        source_topic=raw.topic or None,
-        partition=raw.partition,
-        offset=raw.offset,
-    )
 
 
 def _validation_reason(exc: ValidationError) -> str:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from finsentry.cli import app
+from finsentry.app.cli import app
 from finsentry.settings import Settings
 from models.triton_client import TritonClassifier
 

@@ -17,7 +17,7 @@ from tests.models.conftest import clone_version
 
 def _cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "finsentry.cli", *args],
+        [sys.executable, "-m", "finsentry.app.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from finsentry.app.factory import make_classifier, make_store, sqlite_path
 from finsentry.errors import ConfigError
-from finsentry.factory import make_classifier, make_store, sqlite_path
 from finsentry.settings import ModelSettings, Settings, StoreSettings
 
 

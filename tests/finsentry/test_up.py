@@ -30,7 +30,7 @@ def _our_processes(marker: str) -> list[int]:
 
 def _search(env: dict[str, str]) -> list[dict[str, object]]:
     out = subprocess.run(
-        [sys.executable, "-m", "finsentry.cli", "search", "--json", "--limit", "1000"],
+        [sys.executable, "-m", "finsentry.app.cli", "search", "--json", "--limit", "1000"],
         env=env,
         capture_output=True,
         text=True,
@@ -41,7 +41,7 @@ def _search(env: dict[str, str]) -> list[dict[str, object]]:
 
 def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "finsentry.cli", "up", "--demo", "--demo-rate", "200"],
+        [sys.executable, "-m", "finsentry.app.cli", "up", "--demo", "--demo-rate", "200"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -68,7 +68,7 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     assert {"sentiment", "topic", "model_version"} <= set(docs[0])
     status = json.loads(
         subprocess.run(
-            [sys.executable, "-m", "finsentry.cli", "status", "--json"],
+            [sys.executable, "-m", "finsentry.app.cli", "status", "--json"],
             env=env,
             capture_output=True,
             text=True,

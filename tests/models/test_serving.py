@@ -187,7 +187,7 @@ def test_predict_cli_from_the_committed_model(registry_root: Path) -> None:
         ]
     )
     out = subprocess.run(
-        [sys.executable, "-m", "finsentry.cli", "predict"],
+        [sys.executable, "-m", "finsentry.app.cli", "predict"],
         input=lines,
         capture_output=True,
         text=True,

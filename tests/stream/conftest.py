@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
-from finsentry.supervisor import die_with_parent
+from finsentry.proc import die_with_parent
 from stream.worker import READY_MARKER
 
 
@@ -26,7 +26,7 @@ class WorkerProcess:
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "finsentry.cli", "worker"],
+            [sys.executable, "-m", "finsentry.app.cli", "worker"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from finsentry.deadletter import RawRecord
 from finsentry.errors import ModelError, ServiceUnavailable
 from finsentry.schemas import Prediction, ScoredDoc
 from finsentry.store.sqlite import SqliteStore
 from models.classifiers import BaselineClassifier
-from stream.process import RawRecord, decode_item, parse_batch, process_batch
+from stream.process import decode_item, parse_batch, process_batch
 
 MAX = 1_048_576
 

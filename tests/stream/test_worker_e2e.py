@@ -72,7 +72,7 @@ def test_every_good_record_once_every_bad_one_dead_lettered(
     reasons = {d.reason.split(":")[0] for d in _dead_letters(broker.bootstrap, nonce)}
     assert reasons == set(bad)
     shown = subprocess.run(
-        [sys.executable, "-m", "finsentry.cli", "dead-letters", "--json", "--limit", "1000"],
+        [sys.executable, "-m", "finsentry.app.cli", "dead-letters", "--json", "--limit", "1000"],
         env=pipeline_env,
         capture_output=True,
         text=True,

@@ -9,11 +9,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from finsentry import topics
+from finsentry.app.ops import bootstrap_of
+from finsentry.app.supervisor import Part, Supervisor
 from finsentry.broker import KafkaInspector, ensure_topics, noida_binary, wait_for_port
 from finsentry.errors import ConfigError
-from finsentry.ops import bootstrap_of
 from finsentry.settings import Settings
-from finsentry.supervisor import Part, Supervisor
 from ingest.replay import DEMO_FEED
 from models.serving import serve_model_argv
 from stream.worker import READY_MARKER
@@ -85,7 +85,7 @@ class StatusLine:
 
 def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float) -> int:
     """Start broker (unless external), topics, workers and the demo feed; block until signalled."""
-    me = [sys.executable, "-m", "finsentry.cli"]
+    me = [sys.executable, "-m", "finsentry.app.cli"]
     bootstrap = bootstrap_of(settings)
     env = {**env, "FINSENTRY_KAFKA__BOOTSTRAP": bootstrap, "PYTHONUNBUFFERED": "1"}
     sup = Supervisor(env, StatusLine(settings), settings.status_every)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry import cli_models
+from finsentry.app import cli_models
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -55,7 +55,7 @@ def up(
     demo_rate: Annotated[float, typer.Option(help="Demo records per second.")] = 25.0,
 ) -> None:
     """Run the whole pipeline on this machine until Ctrl-C."""
-    from finsentry.up import run_up
+    from finsentry.app.up import run_up
 
     raise typer.Exit(run_up(_settings(ctx), dict(os.environ), demo, demo_rate))
 
@@ -63,20 +63,21 @@ def up(
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Run one stream worker (Faust) in the consumer group."""
-    from finsentry.ops import bootstrap_of
+    from finsentry.app.factory import make_classifier, make_store
+    from finsentry.app.ops import bootstrap_of
     from stream.worker import run_worker
 
     settings = _settings(ctx)
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
-    run_worker(settings, bootstrap_of(settings))
+    run_worker(settings, bootstrap_of(settings), make_classifier(settings), make_store(settings))
 
 
 @ingest_app.command("create-topics")
 def ingest_create_topics(ctx: typer.Context) -> None:
     """Create the pipeline's topics on the broker (idempotent)."""
     from finsentry import topics
+    from finsentry.app.ops import bootstrap_of
     from finsentry.broker import ensure_topics
-    from finsentry.ops import bootstrap_of
 
     settings = _settings(ctx)
     ensure_topics(bootstrap_of(settings), settings.kafka.partitions)
@@ -90,8 +91,8 @@ def ingest_replay(
     rate: Annotated[float, typer.Option(help="Records per second (0 = as fast as possible).")] = 0.0,
 ) -> None:
     """Replay a JSON-lines file onto news.raw."""
+    from finsentry.app.ops import bootstrap_of
     from finsentry.broker import ensure_topics
-    from finsentry.ops import bootstrap_of
     from ingest.replay import replay
 
     settings = _settings(ctx)
@@ -122,7 +123,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search scored documents, newest first."""
-    from finsentry.factory import make_store
+    from finsentry.app.factory import make_store
     from finsentry.protocols import SearchQuery
 
     q = SearchQuery(
@@ -149,8 +150,8 @@ def dead_letters(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The newest dead letters: stage, reason, where it came from, and the start of the original."""
+    from finsentry.app.ops import bootstrap_of
     from finsentry.broker import read_dead_letters
-    from finsentry.ops import bootstrap_of
 
     rows = read_dead_letters(bootstrap_of(_settings(ctx)))[-limit:]
     out = [
@@ -170,8 +171,8 @@ def dead_letters(
 @app.command()
 def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Counts by topic and sentiment, dead letters, model versions."""
-    from finsentry import ops
-    from finsentry.factory import make_store
+    from finsentry.app import ops
+    from finsentry.app.factory import make_store
 
     settings = _settings(ctx)
     out = ops.stats(make_store(settings), settings)
@@ -185,7 +186,7 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 @app.command()
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Is the broker up, how far behind are workers, which model is current."""
-    from finsentry import ops
+    from finsentry.app import ops
 
     settings = _settings(ctx)
     out: dict[str, Any] = {

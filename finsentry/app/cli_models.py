@@ -181,7 +181,7 @@ def models_export(
 
 
 def _local_classify(settings: Settings, version: str | None) -> Any:
-    from finsentry.factory import current_model
+    from finsentry.app.factory import current_model
     from models.classifiers import to_predictions
 
     scorer = current_model(settings, version=version).get()
@@ -231,7 +231,7 @@ def serve_model(
     """Serve the current model (following promotions) through Triton with dynamic batching."""
     import os
 
-    from finsentry.factory import current_model
+    from finsentry.app.factory import current_model
     from models.serving import serve
 
     settings = _settings(ctx)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -16,18 +14,9 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from finsentry.errors import ServiceUnavailable
+from finsentry.proc import die_with_parent
 
 log = logging.getLogger(__name__)
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this (child) process when its parent dies, even by SIGKILL.
-
-    Runs in the child between fork and exec, so that no part outlives its supervisor.
-    """
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
