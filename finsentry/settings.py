@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -24,11 +25,22 @@ class KafkaSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    """Document store, chosen by URL scheme (``sqlite:///path``)."""
+    """Document store, chosen by URL scheme.
+
+    ``sqlite:///path`` (a relative path is under ``FINSENTRY_HOME``) or Elasticsearch
+    ``http(s)://host:9200[,host2:9200]``.
+    """
 
     model_config = _FROZEN
-    url: str = "sqlite:///var/finsentry.db"
+    url: str = "sqlite:///finsentry.db"
+    username: str = "elastic"
     password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    index_prefix: str = Field(default="finsentry", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    retention_months: int = Field(default=0, ge=0)  # 0 keeps everything; `finsentry index prune` applies it
+    request_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class ModelSettings(BaseModel):
@@ -37,7 +49,7 @@ class ModelSettings(BaseModel):
     model_config = _FROZEN
     classifier_url: str = "local://current"
     serve: bool = False  # `finsentry up` also runs the Triton model server (classifier_url triton://127.0.0.1:P)
-    registry: Path = Path("var/models")
+    registry: Path = Path("models")  # relative: under FINSENTRY_HOME
     reload_seconds: float = Field(default=10.0, gt=0)
     threads: int = Field(default=0, ge=0)  # documents scored in parallel, one core each; 0: one per core
     # int8: integer matrix products, ~3x the CPU throughput, weighted F1 within noise of fp32
@@ -64,6 +76,70 @@ class WorkerSettings(BaseModel):
     write_retries: int = Field(default=5, ge=0)
 
 
+class AlertSettings(BaseModel):
+    """Alert rules and their lifecycle (``alerts/``)."""
+
+    model_config = _FROZEN
+    rules: Path | None = None  # None: the rules bundled with the package (deploy/alerts.yaml is a copy)
+    allowed_lateness_s: float = Field(default=60.0, ge=0)
+    repeat_interval_s: float = Field(default=3600.0, gt=0)  # a firing alert is re-sent this often
+    resolve_after_windows: int = Field(default=2, ge=1)  # flap control: quiet windows before resolving
+    group_wait_s: float = Field(default=2.0, ge=0)  # alerts on many keys within this go out as one notification
+
+
+class WebhookSettings(BaseModel):
+    """Webhook delivery to subscribers."""
+
+    model_config = _FROZEN
+    allow_networks: list[str] = Field(default_factory=list)  # CIDRs exempt from the SSRF guard
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_s: float = Field(default=1.0, gt=0)
+    max_backoff_s: float = Field(default=300.0, gt=0)
+
+
+class DashboardSettings(BaseModel):
+    """The Streamlit dashboard."""
+
+    model_config = _FROZEN
+    url: str = "http://127.0.0.1:8501"  # public URL, for links in webhook payloads
+    address: str = "127.0.0.1"
+    port: int = Field(default=8501, ge=1, le=65535)
+    password: SecretStr | None = None  # required when bound beyond localhost and no OIDC is configured
+    refresh_s: float = Field(default=5.0, gt=0)
+
+
+class IngestSettings(BaseModel):
+    """Crawlers (``ingest/``)."""
+
+    model_config = _FROZEN
+    feeds: Path | None = None  # YAML of feeds; unset: nothing crawls
+    user_agent: str = "finsentry/0.1 (+https://github.com/finsentry/finsentry)"
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=5_000_000, ge=1024)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    per_host_interval_s: float = Field(default=1.0, ge=0)
+    seen_ttl_days: float = Field(default=14.0, gt=0)
+
+
+class RetrainSettings(BaseModel):
+    """The offline retraining job."""
+
+    model_config = _FROZEN
+    min_labels: int = Field(default=50, ge=1)
+    labels_dir: Path = Path("labels")  # relative: under FINSENTRY_HOME; label files dropped here are collected
+    from_base: bool = False  # False: continue the current version; True: train from the base encoder
+    epochs: int = Field(default=2, ge=1, le=50)
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus metrics and health endpoints of long-running processes."""
+
+    model_config = _FROZEN
+    enabled: bool = True
+    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port (finsentry up prints it)
+
+
 class Settings(BaseSettings):
     """Everything configurable. Frozen: parts receive it and never change it."""
 
@@ -75,6 +151,12 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     model: ModelSettings = ModelSettings()
     worker: WorkerSettings = WorkerSettings()
+    alerts: AlertSettings = AlertSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrain: RetrainSettings = RetrainSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("log_level")
     @classmethod
@@ -83,3 +165,20 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _paths_under_home(self) -> Settings:
+        # Every relative runtime path lives under FINSENTRY_HOME, so one variable moves or isolates
+        # an installation. Frozen: replace the sections once, here, before anyone sees them.
+        home = self.home
+        url = urlsplit(self.store.url)
+        if url.scheme == "sqlite" and url.path[1:] and not url.path[1:].startswith("/"):
+            self._replace("store", url=f"sqlite:///{home / url.path[1:]}")
+        if not self.model.registry.is_absolute():
+            self._replace("model", registry=home / self.model.registry)
+        if not self.retrain.labels_dir.is_absolute():
+            self._replace("retrain", labels_dir=home / self.retrain.labels_dir)
+        return self
+
+    def _replace(self, section: str, **update: object) -> None:
+        object.__setattr__(self, section, getattr(self, section).model_copy(update=update))

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import FinsentryError, InvalidRecord, ServiceUnavailable
 from finsentry.ids import doc_id
-from finsentry.protocols import Classifier, DocumentStore
+from finsentry.protocols import Classifier, DocumentStore, Rejected, StoryIndex
 from finsentry.schemas import DeadLetter, NewsItem, ScoredDoc, extract_tickers
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ async def score_items(items: Sequence[NewsItem], classifier: Classifier) -> list
     return [ScoredDoc.from_prediction(it, p) for it, p in zip(items, preds, strict=True)]
 
 
-async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retries: int) -> None:
-    """Upsert with exponential backoff; raise when the store stays down.
+async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retries: int) -> list[Rejected]:
+    """Upsert with exponential backoff; return what the store refused on its own; raise when it stays down.
 
     Raises:
         ServiceUnavailable: every attempt failed; offsets must not be committed.
@@ -116,23 +116,29 @@ async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retr
     delay = 0.2
     for attempt in range(retries + 1):
         try:
-            await asyncio.to_thread(store.upsert, docs)
-            return
+            return await asyncio.to_thread(store.upsert, docs)
         except Exception as exc:
             if attempt == retries:
                 raise ServiceUnavailable(f"store write failed after {retries + 1} attempts: {exc}") from exc
             log.warning("store write failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, retries, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def process_batch(
-    raws: Sequence[RawRecord], classifier: Classifier, store: DocumentStore, max_bytes: int, retries: int
+    raws: Sequence[RawRecord],
+    classifier: Classifier,
+    store: DocumentStore,
+    max_bytes: int,
+    retries: int,
+    stories: StoryIndex | None = None,
 ) -> BatchResult:
-    """Parse, score and durably store one batch; return what to emit downstream.
+    """Parse, score, group into stories and durably store one batch; return what to emit downstream.
 
-    A record the classifier rejects on its own goes to the dead letters (stage ``score``);
-    an unavailable classifier or store raises, so the batch is retried and never lost.
+    A record the classifier or the store rejects on its own goes to the dead letters (stage
+    ``score`` or ``store``); an unavailable classifier or store raises, so the batch is retried
+    and never lost.
     """
     parsed, dead = _parse(raws, max_bytes)
     items = [item for item, _ in parsed.values()]
@@ -144,8 +150,12 @@ async def process_batch(
         log.warning("batch scoring failed (%s); scoring one by one", exc)
         scored, more_dead = await _score_one_by_one(list(parsed.values()), classifier)
         dead += more_dead
+    if scored and stories is not None:
+        scored = await asyncio.to_thread(stories.assign, scored)
     if scored:
-        await store_with_retry(store, scored, retries)
+        rejected = {r.doc_id: r.reason for r in await store_with_retry(store, scored, retries)}
+        dead += [dead_letter(parsed[i][1], "store", f"refused by the store: {why}") for i, why in rejected.items()]
+        scored = [d for d in scored if d.id not in rejected]
     return BatchResult(scored=scored, dead=dead)
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from finsentry.broker import EmbeddedBroker
+from finsentry.broker import EmbeddedBroker, noida_binary, wait_for_port
 from finsentry.settings import Settings
 
 
@@ -27,6 +30,44 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     b.start()
     yield b
     b.stop()
+
+
+class EmbeddedSearch:
+    """noida-db's Elasticsearch endpoint on 127.0.0.1 (the official client works with it unchanged)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [noida_binary(), "start", "--data-dir", str(self.data_dir), "--host", "127.0.0.1"]
+        argv += ["--only", "elasticsearch", "--elasticsearch-port", str(self.port)]
+        with Path(f"{self.data_dir}.log").open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port("127.0.0.1", self.port, 30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSearch]:
+    """A real Elasticsearch API (noida-db) for the session; ``TEST_ES_URL`` is honoured by the store suite."""
+    s = EmbeddedSearch(tmp_path_factory.mktemp("search") / "data", free_port())
+    s.start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture

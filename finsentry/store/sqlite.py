@@ -1,47 +1,16 @@
-"""SQLite document store: WAL for concurrent readers, FTS5 for text search."""
+"""SQLite document store: WAL for concurrent readers, FTS5 for text search (schema in ``migrations``)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finsentry.protocols import BucketCount, SearchQuery
+from finsentry.protocols import BucketCount, Dimension, KeyStat, Rejected, SearchQuery, TrendBucket, TrendQuery
 from finsentry.schemas import ScoredDoc
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS docs (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    published REAL NOT NULL,
-    sentiment TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    tickers TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS docs_published ON docs(published);
-CREATE INDEX IF NOT EXISTS docs_topic ON docs(topic, published);
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
-    title, body, content='docs', content_rowid='rowid'
-);
-CREATE TRIGGER IF NOT EXISTS docs_ai AFTER INSERT ON docs BEGIN
-    INSERT INTO docs_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
-END;
-CREATE TRIGGER IF NOT EXISTS docs_ad AFTER DELETE ON docs BEGIN
-    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-END;
-CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
-    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-    INSERT INTO docs_fts(rowid, title, body) VALUES (new.rowid, new.title, new.body);
-END;
-"""
+from finsentry.store.sqlitedb import SqliteDatabase
 
 _UPSERT = """
 INSERT INTO docs (id, source, title, body, published, sentiment, topic, model_version, tickers, payload)
@@ -73,17 +42,13 @@ class SqliteStore:
 
     """
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk when upsert returns, so the worker may commit offsets.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, path: Path | SqliteDatabase) -> None:
+        self.database = path if isinstance(path, SqliteDatabase) else SqliteDatabase(path)
+        self._lock = self.database.lock
+        self._db = self.database.conn
 
-    def upsert(self, docs: Sequence[ScoredDoc]) -> None:
-        """Insert or replace by id in one transaction."""
+    def upsert(self, docs: Sequence[ScoredDoc]) -> list[Rejected]:
+        """Insert or replace by id in one transaction; SQLite refuses nothing on its own."""
         rows = [
             (
                 d.id,
@@ -101,6 +66,7 @@ class SqliteStore:
         ]
         with self._lock, self._db:
             self._db.executemany(_UPSERT, rows)
+        return []
 
     def get(self, doc_id: str) -> ScoredDoc | None:
         """One document by id, or None."""
@@ -156,6 +122,16 @@ class SqliteStore:
             BucketCount(bucket=datetime.fromtimestamp(b, UTC), topic=t, sentiment=s, count=n) for b, t, s, n in rows
         ]
 
+    def trend(self, query: TrendQuery) -> list[TrendBucket]:
+        """Per bucket x key aggregation (implemented with the documents' v2 columns)."""
+        raise NotImplementedError("SqliteStore.trend lands with the store's v2 schema")
+
+    def top_keys(
+        self, dimension: Dimension, since: datetime, until: datetime | None, min_count: int, limit: int
+    ) -> list[KeyStat]:
+        """Keys by negative share (implemented with the documents' v2 columns)."""
+        raise NotImplementedError("SqliteStore.top_keys lands with the store's v2 schema")
+
     def total(self) -> int:
         """How many documents are stored."""
         with self._lock:
@@ -163,5 +139,4 @@ class SqliteStore:
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock:
-            self._db.close()
+        self.database.close()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from finsentry.deadletter import RawRecord
 from finsentry.errors import ModelError, ServiceUnavailable
+from finsentry.protocols import Rejected
 from finsentry.schemas import Prediction, ScoredDoc
 from finsentry.store.sqlite import SqliteStore
 from models.classifiers import BaselineClassifier
@@ -90,11 +91,11 @@ class FlakyStore(SqliteStore):
         super().__init__(path)
         self.failures = failures
 
-    def upsert(self, docs: Sequence[ScoredDoc]) -> None:
+    def upsert(self, docs: Sequence[ScoredDoc]) -> list[Rejected]:
         if self.failures > 0:
             self.failures -= 1
             raise OSError("disk unavailable")
-        super().upsert(docs)
+        return super().upsert(docs)
 
 
 def test_store_outage_is_retried_then_succeeds(
