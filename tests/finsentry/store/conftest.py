@@ -25,13 +25,12 @@ def es_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_es_store(url: str, prefix: str) -> ManagedStore:
-    from finsentry.store.elasticsearch import ElasticsearchStore
-
     from finsentry.settings import StoreSettings
+    from finsentry.store.elasticsearch import ElasticsearchStore
     from finsentry.store.es import make_es_client
 
     settings = StoreSettings(url=url, index_prefix=prefix, request_timeout_s=10)
-    store = ElasticsearchStore(make_es_client(settings), prefix, url=url, retry_seconds=2.0)
+    store = ElasticsearchStore(make_es_client(settings), prefix, url=url, retry_seconds=2.0, refresh=True)
     store.ensure()
     return store
 
