@@ -108,10 +108,14 @@ class ElasticsearchStore:
                 retryable = isinstance(exc, TransportError) or exc.meta.status in (429, 502, 503, 504)
                 if not retryable:
                     raise
-                if time.monotonic() + delay > deadline:
-                    raise ServiceUnavailable(f"Elasticsearch at {self.where} unavailable ({what}): {exc}") from exc
-                log.warning("Elasticsearch at %s: %s failed (%s); retry in %.1fs", self.where, what, exc, delay)
-                time.sleep(delay)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServiceUnavailable(
+                        f"Elasticsearch at {self.where} unavailable ({what}) for {self.retry_seconds:.0f}s:"
+                        f" {type(exc).__name__}"
+                    ) from exc
+                log.warning("Elasticsearch at %s: %s failed (%s); retrying", self.where, what, type(exc).__name__)
+                time.sleep(min(delay, left))
                 delay = min(delay * 2, 5.0)
 
     def ensure(self) -> None:

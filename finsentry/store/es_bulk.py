@@ -84,13 +84,14 @@ class BulkWriter:
             rejected += final
             if not retry:
                 break
-            if time.monotonic() + delay > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise ServiceUnavailable(
                     f"Elasticsearch at {self.where} did not accept {len(retry)} document(s)"
                     f" within {self.retry_seconds:.0f}s"
                 )
-            log.warning("Elasticsearch at %s: %d item(s) to retry in %.1fs", self.where, len(retry), delay)
-            self.sleep(delay)
+            log.warning("Elasticsearch at %s: %d item(s) to retry", self.where, len(retry))
+            self.sleep(min(delay, left))
             pending, delay = retry, min(delay * 2, 5.0)
         return rejected
 
