@@ -209,7 +209,7 @@ class ElasticsearchStore:
     def get(self, doc_id: str) -> ScoredDoc | None:
         """One document by id, or None."""
         hits = self._search(query={"ids": {"values": [doc_id]}}, size=1)["hits"]["hits"]
-        return ScoredDoc.model_validate(hits[0]["_source"]["doc"]) if hits else None
+        return ScoredDoc.model_validate_json(hits[0]["_source"]["doc"]) if hits else None
 
     def search(self, query: SearchQuery) -> list[ScoredDoc]:
         """Filtered documents, newest first by (event time, id), from the cursor ``query.after``."""
@@ -223,7 +223,7 @@ class ElasticsearchStore:
             us, last_id = parse_cursor(query.after)
             kwargs["search_after"] = [us, last_id]
         hits = self._search(**kwargs)["hits"]["hits"]
-        return [ScoredDoc.model_validate(h["_source"]["doc"]) for h in hits]
+        return [ScoredDoc.model_validate_json(h["_source"]["doc"]) for h in hits]
 
     @staticmethod
     def _text(text: str | None) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 One index per month of the document's own event time (``{prefix}-docs-YYYY.MM``), all behind the
 read alias ``{prefix}-docs``. The indexed fields are flat copies for filters and aggregations;
-``doc`` keeps the whole record (not indexed) so that a read returns exactly what was written.
+``doc`` keeps the whole record as JSON text (not indexed) so that a read returns exactly what
+was written.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ DOC_MAPPING: dict[str, Any] = {
         "signed_score": {"type": "double"},
         "sentiment_score": {"type": "double"},
         "topic_score": {"type": "double"},
-        "doc": {"type": "object", "enabled": False},
+        # the record as its JSON text: kept byte for byte (servers may re-print numbers in objects)
+        "doc": {"type": "keyword", "index": False, "doc_values": False},
     },
 }
 
@@ -95,7 +97,7 @@ def to_source(doc: ScoredDoc) -> dict[str, Any]:
         "signed_score": doc.signed_score,
         "sentiment_score": doc.sentiment_score,
         "topic_score": doc.topic_score,
-        "doc": record,
+        "doc": doc.model_dump_json(by_alias=True),
     }
 
 
