@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,11 @@ from finsentry.protocols import (
 )
 from finsentry.schemas import ScoredDoc
 from finsentry.store.common import months_before, parse_cursor, rank_keys, to_us
+from finsentry.store.migrations import MIGRATIONS
 from finsentry.store.sqlitedb import SqliteDatabase
+
+log = logging.getLogger(__name__)
+_DOC_MIGRATIONS_END = 10  # 1-9: the documents' range
 from finsentry.store.text import query_words
 
 _UPSERT = """
@@ -112,7 +117,18 @@ class SqliteStore:
         self._db = self.database.conn
 
     def ensure(self) -> None:
-        """Nothing to create: the schema is migrated when the file is opened."""
+        """Recreate the documents' schema when its table vanished (the file is migrated on open).
+
+        A file whose ``docs`` table was dropped still records its migrations as applied; the
+        documents' migrations are idempotent over what remains, so they are applied again.
+        """
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='docs'").fetchone()
+            if found:
+                return
+            log.warning("%s: documents table missing; recreating its schema", self.database.path)
+            for version in sorted(v for v in MIGRATIONS if v < _DOC_MIGRATIONS_END):
+                self._db.executescript(f"BEGIN;\n{MIGRATIONS[version]}\nCOMMIT;")
 
     def upsert(self, docs: Sequence[ScoredDoc]) -> list[Rejected]:
         """Insert or replace by id in one transaction; SQLite refuses nothing on its own."""

@@ -141,3 +141,19 @@ def test_v1_database_upgrades_in_place(tmp_path: Path, make_doc: Callable[..., S
     assert abs(rows[0].mean_score - docs[0].signed_score / 2) < 1e-12  # v1 doc without a score: 0
     store.upsert([make_doc(3, "Acme again", minutes=2)])
     assert store.total() == 3 and len(store.search(SearchQuery(ticker="ACME"))) == 3
+
+
+def test_ensure_recreates_a_dropped_documents_table(tmp_path: Path, make_doc: Callable[..., ScoredDoc]) -> None:
+    import sqlite3
+
+    SqliteStore(tmp_path / "d.db").upsert([make_doc(1, "Acme falling")])
+    conn = sqlite3.connect(tmp_path / "d.db")
+    conn.execute("DROP TABLE docs")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(tmp_path / "d.db")
+    store.ensure()
+    store.ensure()  # idempotent
+    store.upsert([make_doc(1, "Acme falling"), make_doc(2, "Acme rallies", minutes=1)])
+    assert [d.title for d in store.search(SearchQuery(text="falls", ticker="ACME"))] == ["Acme falling"]
+    assert store.total() == 2
