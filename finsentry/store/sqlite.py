@@ -22,10 +22,10 @@ from finsentry.schemas import ScoredDoc
 from finsentry.store.common import months_before, parse_cursor, rank_keys, to_us
 from finsentry.store.migrations import MIGRATIONS
 from finsentry.store.sqlitedb import SqliteDatabase
+from finsentry.store.text import query_words
 
 log = logging.getLogger(__name__)
 _DOC_MIGRATIONS_END = 10  # 1-9: the documents' range
-from finsentry.store.text import query_words
 
 _UPSERT = """
 INSERT INTO docs (id, source, title, body, published, sentiment, topic, model_version, tickers, payload,
