@@ -40,25 +40,29 @@ def redact(url: str) -> str:
 
 
 def _stats_aggs() -> dict[str, Any]:
+    # negatives from a terms split, not a filter aggregation: noida-db runs a filter per bucket slowly
     return {
         "stories": {"cardinality": {"field": "story_id", "precision_threshold": _EXACT_CARDINALITY}},
-        "negative": {"filter": {"term": {"sentiment": "negative"}}},
+        "sentiments": {"terms": {"field": "sentiment", "size": 100}},
         "mean": {"avg": {"field": "signed_score"}},
     }
 
 
+def _negative(agg: dict[str, Any]) -> int:
+    return sum(int(b["doc_count"]) for b in agg["sentiments"]["buckets"] if b["key"] == "negative")
+
+
 def _keyed(dimension: Dimension, inner: dict[str, Any]) -> dict[str, Any]:
-    """``inner`` per key of ``dimension`` (a single pseudo-key for ``all``)."""
+    """``inner`` per key of ``dimension``; for ``all`` the enclosing bucket is the one key."""
     if dimension == "all":
-        return {"keys": {"filter": {"match_all": {}}, "aggs": inner}}
+        return inner
     return {"keys": {"terms": {"field": _FIELD[dimension], "size": _MAX_KEYS}, "aggs": inner}}
 
 
 def _key_buckets(dimension: Dimension, agg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    keys = agg["keys"]
     if dimension == "all":
-        return [("all", keys)] if keys["doc_count"] else []
-    return [(str(b["key"]), b) for b in keys["buckets"]]
+        return [("all", agg)] if agg["doc_count"] else []
+    return [(str(b["key"]), b) for b in agg["keys"]["buckets"]]
 
 
 class ElasticsearchStore:
@@ -282,7 +286,7 @@ class ElasticsearchStore:
                         key=key,
                         count=agg["doc_count"],
                         stories=self._stories(agg, query, start, key),
-                        negative=agg["negative"]["doc_count"],
+                        negative=_negative(agg),
                         mean_score=agg["mean"]["value"],
                     )
                 )
@@ -307,16 +311,22 @@ class ElasticsearchStore:
         """Keys by negative share (then count, then key) with at least ``min_count`` documents."""
         window = TrendQuery(bucket_seconds=1, dimension=dimension, since=since, until=until)
         inner = {k: v for k, v in _stats_aggs().items() if k != "stories"}
-        body = self._search(size=0, query={"bool": {"filter": self._filters(window)}}, aggs=_keyed(dimension, inner))
+        body = self._search(
+            size=0,
+            query={"bool": {"filter": self._filters(window)}},
+            aggs=_keyed(dimension, inner),
+            track_total_hits=True,
+        )
+        aggs = {**body["aggregations"], "doc_count": body["hits"]["total"]["value"]}
         stats = [
             KeyStat(
                 key=key,
                 count=a["doc_count"],
-                negative=a["negative"]["doc_count"],
-                negative_share=a["negative"]["doc_count"] / a["doc_count"],
+                negative=_negative(a),
+                negative_share=_negative(a) / a["doc_count"],
                 mean_score=a["mean"]["value"],
             )
-            for key, a in _key_buckets(dimension, body["aggregations"])
+            for key, a in _key_buckets(dimension, aggs)
             if a["doc_count"] >= min_count
         ]
         return rank_keys(stats, limit)

@@ -236,6 +236,9 @@ def test_top_keys_by_negative_share(store: ManagedStore, make_doc: Callable[...,
     assert [(s.key, s.count, s.negative) for s in got] == [(s.key, s.count, s.negative) for s in want]
     assert all(abs(a.mean_score - b.mean_score) < 1e-9 for a, b in zip(got, want, strict=True))
     assert len(want) >= 2
+    (everything,) = store.top_keys("all", since=T0, until=None, min_count=1, limit=5)
+    assert (everything.key, everything.count) == ("all", len(docs))
+    assert everything.negative == sum(d.sentiment == "negative" for d in docs)
     assert store.top_keys("topic", since=T0 + timedelta(days=1), until=None, min_count=1, limit=5) == []
 
 
