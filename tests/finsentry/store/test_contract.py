@@ -12,9 +12,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from finsentry.protocols import Dimension, KeyStat, ManagedStore, SearchQuery, TrendBucket, TrendQuery, cursor_of
 from finsentry.schemas import ScoredDoc
+from finsentry.store.text import STOP_WORDS, query_words
 from tests.finsentry.store.conftest import T0
 
 TOPICS = ["Earnings", "Energy | Oil", "M&A"]
@@ -261,3 +265,22 @@ def test_prune_drops_whole_old_months(store: ManagedStore, make_doc: Callable[..
     assert store.prune(0, now) == 0
     assert store.prune(2, now) == 1
     assert store.total() == 2 and store.get(old.id) is None and store.get(mid.id) is not None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=60))
+def test_any_user_text_is_words_on_both_backends(store: ManagedStore, text: str) -> None:
+    store.search(SearchQuery(text=text))  # never an error, whatever the characters
+
+
+@given(st.text(max_size=80))
+def test_query_words_are_plain_lowercase_words(text: str) -> None:
+    words = query_words(text)
+    assert all(w and w == w.lower() and all(ch.isalnum() for ch in w) for w in words)
+    assert not set(words) & STOP_WORDS
+
+
+def test_a_malformed_cursor_is_refused_before_any_store_sees_it() -> None:
+    for bad in ["", "abc", "12", ":x", "1.5:x"]:
+        with pytest.raises(ValidationError):
+            SearchQuery(after=bad)
