@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,14 +78,14 @@ def noida_search() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         argv = [noida_binary(), "start", "--data-dir", tmp, "--host", "127.0.0.1", "--only", "elasticsearch"]
-        proc = subprocess.Popen(
-            [*argv, "--elasticsearch-port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-        )
+        argv += ["--elasticsearch-port", str(port)]
+        # its own process group: the launcher starts the server as a child, both must stop
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port("127.0.0.1", port, 30)
             yield f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
 
 

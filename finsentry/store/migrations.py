@@ -80,7 +80,13 @@ CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# v3: a covering index for time-window aggregations (trend, top keys): no table lookups per row.
+_DOCS_V3 = """
+CREATE INDEX IF NOT EXISTS docs_window ON docs(event_us, topic, source, sentiment, story_id, signed_score);
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
+    3: _DOCS_V3,
 }
