@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore
+from finsentry.protocols import Classifier, DocumentStore, LabelStore
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +32,25 @@ def _sqlite(settings: Settings) -> DocumentStore:
 
 
 _STORES: dict[str, Callable[[Settings], DocumentStore]] = {"sqlite": _sqlite}
+
+
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {"sqlite": _sqlite_labels}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:

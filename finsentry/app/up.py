@@ -37,6 +37,23 @@ def _model_part(settings: Settings) -> Part:
     return Part("model", argv, ready_marker="serving finsentry", ready_check=lambda: _port_open(grpc))
 
 
+def _dashboard_ready(port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _dashboard_part(settings: Settings) -> Part:
+    """Streamlit on the dashboard's port; ready when its health endpoint answers."""
+    from finsentry.app.cli_dashboard import streamlit_argv
+
+    port = settings.dashboard.port
+    return Part("dashboard", streamlit_argv(settings), ready_check=lambda: _dashboard_ready(port))
+
+
 def _broker_part(settings: Settings) -> Part:
     port = settings.kafka.port
     return Part(
@@ -80,7 +97,7 @@ class StatusLine:
         return (
             f"in {rate_in:.1f} docs/s | out {rate_out:.1f} docs/s | raw {raw} | scored {scored}"
             f" | lag {lag} | dead letters {dead}"
-        )
+        ) + (f" | dashboard {self._settings.dashboard.url}" if self._settings.dashboard.enabled else "")
 
 
 def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float) -> int:
@@ -102,6 +119,9 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
             # A stable instance id per slot: a restarted worker takes its predecessor's place at once.
             part_env = {"FINSENTRY_WORKER__INSTANCE_ID": name}
             sup.start(Part(name, [*me, "worker"], ready_marker=READY_MARKER, env=part_env))
+        if settings.dashboard.enabled:
+            sup.start(_dashboard_part(settings), timeout=60)
+            sup.write("finsentry", f"dashboard on {settings.dashboard.url}")
         if demo:
             sup.start(Part("ingest", [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)], oneshot=True))
         sup.write("finsentry", "pipeline up; Ctrl-C stops it")
