@@ -119,11 +119,11 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
             # A stable instance id per slot: a restarted worker takes its predecessor's place at once.
             part_env = {"FINSENTRY_WORKER__INSTANCE_ID": name}
             sup.start(Part(name, [*me, "worker"], ready_marker=READY_MARKER, env=part_env))
-        if settings.dashboard.enabled:
-            sup.start(_dashboard_part(settings), timeout=60)
-            sup.write("finsentry", f"dashboard on {settings.dashboard.url}")
         if demo:
             sup.start(Part("ingest", [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)], oneshot=True))
+        if settings.dashboard.enabled:  # after the feed: documents flow while Streamlit starts
+            sup.start(_dashboard_part(settings), timeout=60)
+            sup.write("finsentry", f"dashboard on {settings.dashboard.url}")
         sup.write("finsentry", "pipeline up; Ctrl-C stops it")
         sup.watch()
         return 0

@@ -1,0 +1,169 @@
+"""The real dashboard process in a real browser (Debian's chromium, driven by playwright).
+
+Loads every page of a running ``finsentry dashboard`` on seeded data, waits for its content, checks
+it, saves screenshots to ``docs/screenshots/``, and makes a correction that comes out of
+``finsentry labels export``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from finsentry.broker import EmbeddedBroker
+from finsentry.store.sqlite import SqliteStore
+from finsentry.store.sqlitedb import SqliteDatabase
+from tests.conftest import free_port
+from tests.dashboard.conftest import HOSTILE_TITLE, make_doc, seed_docs
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
+
+
+class Dashboard:
+    """``finsentry dashboard`` as a child process on a free port."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.port = env, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, log: Path, timeout: float = 60) -> None:
+        argv = [sys.executable, "-m", "finsentry.app.cli", "dashboard"]
+        self.proc = subprocess.Popen(
+            argv, env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{self.url}/_stcore/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) -> Iterator[Dashboard]:
+    home = tmp_path_factory.mktemp("dash-home")
+    db = SqliteDatabase(home / "docs.db")
+    hostile = make_doc(
+        900, seed_docs()[-1].event_time, "negative", title=HOSTILE_TITLE, body="<img src=x onerror=alert(1)>"
+    )
+    SqliteStore(db).upsert([*seed_docs(), hostile])
+    db.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "FINSENTRY_HOME": str(home),
+        "FINSENTRY_STORE__URL": f"sqlite:///{home}/docs.db",
+        "FINSENTRY_KAFKA__BOOTSTRAP": broker.bootstrap,
+        "FINSENTRY_DASHBOARD__PORT": str(port),
+        "FINSENTRY_DASHBOARD__URL": f"http://127.0.0.1:{port}",
+        "FINSENTRY_MODEL__REGISTRY": str(home / "models"),
+    }
+    dash = Dashboard(env, port)
+    try:
+        dash.start(home / "dashboard.log")
+        yield dash
+    finally:
+        dash.stop()
+
+
+@pytest.fixture(scope="module")
+def page(running: Dashboard) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+# page url → a text the page shows once its data is in
+PAGES = {
+    "": "Sentiment index",
+    "alerts": "Alerts",
+    "search?doc=doc000101": "Story doc000100: 3 copies",
+    "tickers": "Stories (31)",
+    "feedback?doc=doc000029": "$ACME headline number 29",
+    "pipeline": "Published → stored p50",
+}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_loads_with_content(running: Dashboard, page: object, path: str) -> None:
+    expected = PAGES[path]
+    p = page  # playwright Page
+    p.goto(f"{running.url}/{path}")  # type: ignore[attr-defined]
+    p.wait_for_selector('[data-testid="stSidebarNav"]', timeout=30_000)  # type: ignore[attr-defined]
+    shown = f'[data-testid="stMain"] :text("{expected}")'
+    if path == "":  # a store without aggregations says so instead of drawing the index
+        shown += ', [data-testid="stMain"] :text("not available from this store")'
+    p.wait_for_selector(shown, timeout=30_000)  # type: ignore[attr-defined]
+    p.wait_for_timeout(1500)  # type: ignore[attr-defined]  # charts draw after their data arrives
+    assert p.locator("script:text('alert(\"x\")')").count() == 0  # type: ignore[attr-defined]
+    assert p.locator('img[src*="evil"]').count() == 0  # type: ignore[attr-defined]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = path.split("?")[0] or "overview"
+    p.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_hostile_title_is_shown_as_text(running: Dashboard, page: object) -> None:
+    p = page
+    p.goto(f"{running.url}/search?doc=doc000900")  # type: ignore[attr-defined]
+    p.wait_for_selector('[data-testid="stMain"] :text("Story doc000900")', timeout=30_000)  # type: ignore[attr-defined]
+    heading = p.locator('[data-testid="stMarkdownContainer"] h4').first.inner_text()  # type: ignore[attr-defined]
+    assert heading.startswith('<script>alert("x")</script> **bold** [click](http://evil.example)')
+    assert p.locator('img[src*="evil"]').count() == 0  # type: ignore[attr-defined]
+
+
+def test_correction_in_the_browser_comes_out_of_export(running: Dashboard, page: object, tmp_path: Path) -> None:
+    p = page
+    p.goto(f"{running.url}/feedback?doc=doc000028")  # type: ignore[attr-defined]
+    p.wait_for_selector('[data-testid="stMain"] :text("headline number 28")', timeout=30_000)  # type: ignore[attr-defined]
+    p.locator('.st-key-fb_s_doc000028 [data-testid="stSelectbox"] input').click()  # type: ignore[attr-defined]
+    p.get_by_role("option", name="positive").click()  # type: ignore[attr-defined]
+    p.get_by_role("button", name="Save correction").click()  # type: ignore[attr-defined]
+    p.wait_for_selector(':text("Saved: neutral → positive")', timeout=30_000)  # type: ignore[attr-defined]
+    out = tmp_path / "labels.jsonl"
+    cmd = [sys.executable, "-m", "finsentry.app.cli", "labels", "export", str(out)]
+    subprocess.run(cmd, env=running.env, check=True, capture_output=True, timeout=60)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {"text": "$ACME headline number 28", "sentiment": "positive", "topic": "Macro"} in rows
+
+
+def test_chromium_is_the_system_one() -> None:
+    assert shutil.which("chromium") == str(CHROMIUM)
