@@ -16,10 +16,7 @@ settings_app = typer.Typer(help="What can be configured, and how it is configure
 
 
 def _default(field: Any) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-    else:
-        value = field.default
+    value = field.default_factory() if field.default_factory is not None else field.default
     if isinstance(value, SecretStr) or value is None:
         return ""
     if isinstance(value, bool):

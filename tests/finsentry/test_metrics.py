@@ -9,6 +9,7 @@ def test_metrics_endpoint_shows_counters_moving() -> None:
     server = metrics.MetricsServer("127.0.0.1", 0)
     port = server.start()
     try:
+
         def stored() -> float:
             text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
             line = next(ln for ln in text.splitlines() if ln.startswith("finsentry_docs_stored_total "))
