@@ -78,10 +78,11 @@ def _simplex(rng: random.Random) -> list[float]:
     return [r / total for r in raw]
 
 
-def _script(backends: Backends, page: str) -> None:
+def _script(backends: object, page: object) -> None:
+    # Streamlit runs this function's source as a script, where only builtins name the annotations.
     from dashboard.app import render
 
-    render(backends, page=page)
+    render(backends, page=page)  # type: ignore[arg-type]
 
 
 def time_page(backends: Backends, page: str) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from streamlit.testing.v1 import AppTest
 from dashboard.backends import Backends
 
 
-def _script(backends: Backends, page: str | None) -> None:
+def _script(backends: object, page: object) -> None:
+    # Streamlit runs this function's source as a script, where only builtins name the annotations.
     from dashboard.app import render
 
-    render(backends, page=page)
+    render(backends, page=page)  # type: ignore[arg-type]
 
 
 def run_page(backends: Backends, page: str | None, query: dict[str, str] | None = None, timeout: float = 60) -> AppTest:
