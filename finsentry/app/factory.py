@@ -41,7 +41,18 @@ def _sqlite_labels(settings: Settings) -> LabelStore:
     return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
 
 
-_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {"sqlite": _sqlite_labels}
+def _es_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_labels import ElasticsearchLabelStore
+
+    return ElasticsearchLabelStore(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {
+    "sqlite": _sqlite_labels,
+    "http": _es_labels,
+    "https": _es_labels,
+}
 
 
 def make_label_store(settings: Settings) -> LabelStore:
