@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -124,6 +125,7 @@ def show_document(b: Backends, doc_id: str) -> None:
         )
         if d.url:
             st.text(d.url[:2000])
+        st.markdown(f"[Correct this document](feedback?doc={quote(d.id)})")
         cols = st.columns(2)
         cols[0].dataframe(_scores(d.sentiment_scores, d.sentiment), hide_index=True)
         cols[1].dataframe(_scores(d.topic_scores, d.topic), hide_index=True)
