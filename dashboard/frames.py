@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -97,3 +97,39 @@ def movers(recent: Sequence[KeyStat], baseline: Sequence[KeyStat], limit: int = 
         return df
     order = df["change"].abs().sort_values(ascending=False).index
     return df.loc[order].head(limit).reset_index(drop=True)
+
+
+def overall(by_key: pd.DataFrame) -> pd.DataFrame:
+    """The ``all`` series from a per-key trend whose keys partition the documents (e.g. topics).
+
+    Saves the store a second aggregation. Stories add up across keys because a story's copies
+    carry the same text, hence the same topic.
+    """
+    if by_key.empty:
+        return trend_frame([])
+    weighted = by_key.assign(score_sum=by_key["mean_score"] * by_key["count"])
+    g = weighted.groupby("bucket", as_index=False)[["count", "stories", "negative", "score_sum"]].sum()
+    g["key"] = "all"
+    g["mean_score"] = g["score_sum"] / g["count"]
+    g["negative_share"] = g["negative"] / g["count"]
+    return g[["bucket", "key", "count", "stories", "negative", "mean_score", "negative_share"]]
+
+
+def key_stats(df: pd.DataFrame, since: datetime, until: datetime, min_count: int) -> list[KeyStat]:
+    """Per-key totals of the buckets starting in [since, until), as ``DocumentStore.top_keys`` gives them."""
+    if df.empty:
+        return []
+    part = df[(df["bucket"] >= since) & (df["bucket"] < until)]
+    part = part.assign(score_sum=part["mean_score"] * part["count"])
+    g = part.groupby("key")[["count", "negative", "score_sum"]].sum()
+    return [
+        KeyStat(
+            key=str(key),
+            count=int(row["count"]),
+            negative=int(row["negative"]),
+            negative_share=row["negative"] / row["count"],
+            mean_score=row["score_sum"] / row["count"],
+        )
+        for key, row in g.iterrows()
+        if row["count"] >= min_count
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
@@ -13,6 +13,7 @@ from dashboard import data, frames, widgets
 from dashboard.backends import Backends, PageContext
 from finsentry.protocols import Dimension, TrendQuery
 
+MIN_MOVER_DOCS = 2  # a key with fewer documents on either side has no meaningful move
 TOPIC_LINES = 6  # the busiest topics get their own line; more would not be readable
 
 
@@ -22,7 +23,7 @@ def render(ctx: PageContext) -> None:
     st.title("Overview")
     cols = st.columns(4)
     with cols[0]:
-        span = widgets.range_select("ov_range", default="Last hour")
+        span = widgets.range_select("ov_range", default="Last 6 hours")
     with cols[1]:
         topic = widgets.choice("Topic", b.topics, "ov_topic")
     with cols[2]:
@@ -50,11 +51,11 @@ def _live(b: Backends, span: timedelta | None, topic: str | None, ticker: str | 
         return q.model_dump_json()
 
     try:
-        overall = frames.trend_frame(data.trend(b, b.cache_key, query("all")))
         by_topic = frames.trend_frame(data.trend(b, b.cache_key, query("topic")))
     except data.NotAvailable as exc:
         st.info(f"Sentiment trends are not available from this store: {exc}")
         return
+    overall = frames.overall(by_topic)
     with st.container(key="overview-content"):
         _headline(overall)
         if overall.empty:
@@ -62,7 +63,7 @@ def _live(b: Backends, span: timedelta | None, topic: str | None, ticker: str | 
             return
         _index_charts(overall, by_topic)
         _heatmap(by_topic)
-        _movers(b, since, until)
+        _movers(b, by_topic, since, until, width)
         st.caption(
             f"Buckets of {width // 60} min, up to {until:%Y-%m-%d %H:%M:%S} UTC;"
             f" refreshes every {b.settings.refresh_s:g}s."
@@ -107,16 +108,27 @@ def _heatmap(by_topic: pd.DataFrame) -> None:
     st.altair_chart(chart, use_container_width=True)
 
 
-def _movers(b: Backends, since: datetime | None, until: datetime) -> None:
-    """Last quarter of the range against the three quarters before it, per key."""
+def _movers(b: Backends, by_topic: pd.DataFrame, since: datetime | None, until: datetime, width: int) -> None:
+    """Last quarter of the range against the three quarters before it, per key.
+
+    Topics come from the trend already read (the cut falls on a bucket boundary); tickers from the store.
+    """
     start = since or until - timedelta(days=30)
-    cut = until - (until - start) / 4
+    cut_s = (until - (until - start) / 4).timestamp()
+    cut = datetime.fromtimestamp(cut_s - cut_s % width, UTC)
     st.subheader("Top movers against their own baseline")
     cols = st.columns(2)
-    dimensions: tuple[Dimension, ...] = ("ticker", "topic")
-    for col, dimension in zip(cols, dimensions, strict=True):
-        recent = data.top_keys(b, b.cache_key, dimension, cut, until, 2, 500)
-        base = data.top_keys(b, b.cache_key, dimension, start, cut, 2, 500)
+    pairs = {
+        "ticker": (
+            data.top_keys(b, b.cache_key, "ticker", cut, until, MIN_MOVER_DOCS, 500),
+            data.top_keys(b, b.cache_key, "ticker", start, cut, MIN_MOVER_DOCS, 500),
+        ),
+        "topic": (
+            frames.key_stats(by_topic, cut, until, MIN_MOVER_DOCS),
+            frames.key_stats(by_topic, start, cut, MIN_MOVER_DOCS),
+        ),
+    }
+    for col, (dimension, (recent, base)) in zip(cols, pairs.items(), strict=True):
         with col:
             st.markdown(f"**{dimension.capitalize()}s**")
             table = frames.movers(recent, base)

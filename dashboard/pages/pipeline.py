@@ -121,7 +121,7 @@ def _model(b: Backends) -> None:
     except data.NotAvailable as exc:
         st.warning(str(exc))
         return
-    cols = st.columns(3)
+    cols = st.columns([2, 1, 1])  # version names are long (date-time-hash)
     cols[0].metric("Current version", m.get("version") or "-")
     for col, head in zip(cols[1:], ("sentiment", "topic"), strict=True):
         f1 = m.get("metrics", {}).get(head)

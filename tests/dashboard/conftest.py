@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from finsentry.settings import DashboardSettings
 from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_labels import SqliteLabelStore
 from finsentry.store.sqlitedb import SqliteDatabase
+from models.labels import TOPICS as MODEL_TOPICS
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TOPICS = ("Company | Product News", "Macro", "Stock Movement")
@@ -62,6 +64,26 @@ def seed_docs() -> list[ScoredDoc]:
         for i in range(3)
     ]  # fmt: skip
     return docs + story
+
+
+def lively_docs(n: int = 900, seed: int = 3) -> list[ScoredDoc]:
+    """Documents over the three hours before the seeded ones, on every topic and eight tickers.
+
+    Sentiment on $BANK turns negative in the last hour (a mover against its own baseline).
+    """
+    rng = random.Random(seed)
+    tickers = ["BANK", "ACME", "OILX", "CHIP", "SHIP", "BIOT", "RETL", "AUTO"]
+    out = []
+    for i in range(n):
+        when = NOW - timedelta(minutes=60 + 180 * i / n)
+        ticker = rng.choice(tickers)
+        late = when > NOW - timedelta(minutes=120)
+        weights = (6, 2, 1) if ticker == "BANK" and late else (1, 2, 2)
+        sentiment = rng.choices(SENTIMENTS, weights)[0]
+        topic = rng.choice(MODEL_TOPICS)
+        title = f"${ticker} {topic.split('|')[0].strip().lower()} update {i}"
+        out.append(make_doc(1000 + i, when, sentiment, topic, tickers=[ticker], title=title, source=f"wire-{i % 4}"))
+    return out
 
 
 class MemoryAlertStore:

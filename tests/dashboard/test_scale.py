@@ -74,4 +74,4 @@ def test_overview_at_scale(big: Backends) -> None:
     shown = metrics(at)
     if not shown:
         pytest.skip("this store does not aggregate yet")
-    assert shown["Documents"] == "600"  # the last hour: one document every 6 s
+    assert shown["Documents"] == "3,600"  # the last 6 hours: one document every 6 s
