@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -91,6 +91,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) ->
         "FINSENTRY_DASHBOARD__PORT": str(port),
         "FINSENTRY_DASHBOARD__URL": f"http://127.0.0.1:{port}",
         "FINSENTRY_MODEL__REGISTRY": str(home / "models"),
+        "FINSENTRY_DASHBOARD__REFRESH_S": "2",
     }
     dash = Dashboard(env, port)
     try:
@@ -167,3 +168,38 @@ def test_correction_in_the_browser_comes_out_of_export(running: Dashboard, page:
 
 def test_chromium_is_the_system_one() -> None:
     assert shutil.which("chromium") == str(CHROMIUM)
+
+
+def _wait(done: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def _metric(p: object, label: str) -> str:
+    box = p.locator('[data-testid="stMetric"]').filter(has_text=label).first  # type: ignore[attr-defined]
+    return str(box.locator('[data-testid="stMetricValue"]').inner_text())
+
+
+def test_overview_refreshes_live_and_keeps_filters(running: Dashboard, page: object) -> None:
+    p = page
+    p.goto(running.url)  # type: ignore[attr-defined]
+    p.wait_for_selector(':text("Sentiment index"), :text("not available from this store")', timeout=30_000)  # type: ignore[attr-defined]
+    if p.locator(':text("not available from this store")').count():  # type: ignore[attr-defined]
+        pytest.skip("this store does not aggregate yet")
+    every = _metric(p, "Documents")
+    box = p.locator(".st-key-ov_ticker input")  # type: ignore[attr-defined]
+    box.fill("SHIP")
+    box.press("Enter")
+    _wait(lambda: _metric(p, "Documents") != every, "the ticker filter to apply")
+    before = int(_metric(p, "Documents").replace(",", ""))
+    p.evaluate("window.__stillTheSamePage = true")  # type: ignore[attr-defined]
+    home = Path(running.env["FINSENTRY_HOME"])
+    db = SqliteDatabase(home / "docs.db")
+    newest = seed_docs()[29].event_time
+    SqliteStore(db).upsert([make_doc(950 + i, newest, "negative", tickers=["SHIP"]) for i in range(3)])
+    db.close()
+    _wait(lambda: int(_metric(p, "Documents").replace(",", "")) == before + 3, "the overview to refresh by itself")
+    assert p.evaluate("window.__stillTheSamePage === true")  # type: ignore[attr-defined]  # no reload
+    assert box.input_value() == "SHIP"
