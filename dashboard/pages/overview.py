@@ -80,17 +80,26 @@ def _headline(overall: pd.DataFrame) -> None:
 
 
 def _index_charts(overall: pd.DataFrame, by_topic: pd.DataFrame) -> None:
-    index = frames.wide(by_topic, "mean_score", frames.busiest(by_topic, TOPIC_LINES))
-    index.insert(0, "overall", frames.wide(overall, "mean_score")["all"])
+    busiest = by_topic[by_topic["key"].isin(frames.busiest(by_topic, TOPIC_LINES))]
     st.subheader("Sentiment index (mean signed score)")
-    st.line_chart(index, height=260)
+    st.altair_chart(_lines(pd.concat([overall.assign(key="overall"), busiest]), "mean_score", "key"), width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Negative share")
-        st.line_chart(frames.wide(overall, "negative_share").rename(columns={"all": "negative share"}), height=200)
+        st.altair_chart(_lines(overall, "negative_share", None, percent=True), width="stretch")
     with right:
         st.subheader("Volume")
         st.bar_chart(frames.wide(overall, "count").rename(columns={"all": "documents"}), height=200)
+
+
+def _lines(df: pd.DataFrame, value: str, series: str | None, percent: bool = False) -> alt.Chart:
+    """Lines with points, so that a range holding a single bucket (a fresh start) still shows."""
+    chart = alt.Chart(df).mark_line(point=True)
+    y = alt.Y(f"{value}:Q", title=None, axis=alt.Axis(format="%" if percent else "+.2f"))
+    enc: dict[str, object] = {"x": alt.X("bucket:T", title=None), "y": y}
+    if series:
+        enc["color"] = alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom"))
+    return chart.encode(**enc).properties(height=220 if series else 180)
 
 
 def _heatmap(by_topic: pd.DataFrame) -> None:
@@ -105,7 +114,7 @@ def _heatmap(by_topic: pd.DataFrame) -> None:
             tooltip=["key:N", "bucket:T", "count:Q", alt.Tooltip("negative_share:Q", format=".0%")],
         )
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 def _movers(b: Backends, by_topic: pd.DataFrame, since: datetime | None, until: datetime, width: int) -> None:
