@@ -74,6 +74,9 @@ class WorkerSettings(BaseModel):
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     write_retries: int = Field(default=5, ge=0)
+    # A batch that failed this many times in a row (counted across restarts) is processed one record
+    # at a time, and a record that still fails alone is dead-lettered (stream/poison.py).
+    split_after_failures: int = Field(default=3, ge=1)
 
 
 class AlertSettings(BaseModel):

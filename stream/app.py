@@ -15,6 +15,7 @@ from finsentry import topics
 from finsentry.deadletter import RawRecord
 from finsentry.protocols import Classifier, DocumentStore
 from finsentry.settings import Settings
+from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,22 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
         async for events in stream.noack_take(w.batch_size, within=w.batch_within):
             await handle(stream, events)
 
+    journal = BatchJournal(journal_path(Path(settings.home), w.instance_id))
+
+    async def process(raws: Sequence[RawRecord]) -> BatchResult:
+        return await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries)
+
     async def handle(stream: Any, events: Sequence[Any]) -> None:
         raws = [_raw(e) for e in events]
         try:
-            result = await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries)
+            result = await run_batch(raws, journal, process, w.split_after_failures)
             await emit(scored_topic, dead_topic, result)
         except Exception as exc:  # noqa: BLE001 - whatever broke, this batch is not durable
+            journal.failed(raws, exc)
             fail_stop(raws, exc)
         for event in events:
             await stream.ack(event)
+        journal.done(raws)
         log.info("batch: %d in, %d stored, %d dead", len(events), len(result.scored), len(result.dead))
 
     return app
