@@ -16,6 +16,7 @@ from finsentry.guard import describe, guarded, loads_json
 from finsentry.ids import doc_id
 from finsentry.protocols import Classifier, DocumentStore, Rejected, StoryIndex
 from finsentry.schemas import DeadLetter, NewsItem, ScoredDoc, extract_tickers
+from finsentry.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -157,6 +158,11 @@ async def process_batch(
     parsed, dead = _parse(raws, max_bytes)
     scored, more_dead = await _score(list(parsed.values()), classifier)
     dead += more_dead
+    oversize = {d.id: n for d in scored if (n := len(d.to_json_bytes())) > MAX_MESSAGE_BYTES}
+    if oversize:  # it could be stored but never published, and a failed send stops the worker
+        reason = "scored document too large to publish: {} bytes > limit " + str(MAX_MESSAGE_BYTES)
+        dead += [dead_letter(parsed[i][1], "score", reason.format(n)) for i, n in oversize.items()]
+        scored = [d for d in scored if d.id not in oversize]
     if scored and stories is not None:
         index = stories
         scored = await _with_retry(lambda: index.assign(scored), "story grouping", retries)

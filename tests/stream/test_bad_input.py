@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finsentry.deadletter import RawRecord
+from finsentry.deadletter import KEEP_BYTES, RawRecord
 from finsentry.errors import InvalidRecord, ServiceUnavailable
 from finsentry.schemas import NewsItem, Prediction
 from finsentry.store.sqlite import SqliteStore
+from finsentry.topics import MAX_MESSAGE_BYTES
 from models.classifiers import BaselineClassifier
 from stream import process
-from stream.process import CANARY_TEXT, decode_item, process_batch
+from stream.process import CANARY_TEXT, decode_item, parse_batch, process_batch
 
 MAX = 1_048_576
 NESTED_ARRAYS = b"[" * 200_000 + b"]" * 200_000
@@ -56,7 +57,7 @@ def test_hostile_records_are_dead_letters_and_good_ones_around_them_are_stored(
     assert store.total() == 2
     assert [(d.stage, d.offset) for d in result.dead] == [("parse", 1)]
     assert reason in result.dead[0].reason
-    assert result.dead[0].original == value
+    assert result.dead[0].original == value[:KEEP_BYTES]
 
 
 def test_a_bug_of_ours_in_decoding_is_the_records_dead_letter_not_a_crash(
@@ -180,3 +181,23 @@ def test_parse_failures_do_not_count_as_classifier_failures(
     batch = raws([NESTED_ARRAYS, news_line(1, title="poison"), b"{"])
     result = asyncio.run(process_batch(batch, FaultyClassifier(baseline), store, MAX, retries=0))
     assert sorted((d.stage, d.offset) for d in result.dead) == [("parse", 0), ("parse", 2), ("score", 1)]
+
+
+def test_a_record_whose_scored_document_is_too_large_to_publish_is_a_dead_letter(
+    tmp_path: Path, baseline: BaselineClassifier, news_line: Callable[..., bytes]
+) -> None:
+    store = SqliteStore(tmp_path / "d.db")
+    big = news_line(2, body="x" * (MAX_MESSAGE_BYTES - 200))  # fits the topic; scored, it would not
+    assert len(big) < MAX_MESSAGE_BYTES
+    result = asyncio.run(process_batch(raws([news_line(1), big]), baseline, store, MAX, retries=0))
+    assert store.total() == 1 and all(len(d.to_json_bytes()) <= MAX_MESSAGE_BYTES for d in result.scored)
+    assert [(d.stage, d.offset) for d in result.dead] == [("score", 1)]
+    assert "too large to publish" in result.dead[0].reason
+
+
+def test_the_dead_letter_of_a_huge_record_fits_on_the_topic() -> None:
+    (dead,) = parse_batch(raws([DIGITS]), MAX)[1]
+    assert len(dead.to_json_bytes()) < MAX_MESSAGE_BYTES
+    assert dead.original == DIGITS[:KEEP_BYTES]
+    assert f"truncated to its first {KEEP_BYTES} of {MAX} bytes" in dead.reason
+    assert dead.id != parse_batch(raws([DIGITS[:-1] + b"2"]), MAX)[1][0].id  # the id hashes every byte
