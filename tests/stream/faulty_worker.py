@@ -1,8 +1,9 @@
-"""``python -m tests.stream.faulty_worker MARKER``: the real worker, its classifier made to fail on one input.
+"""``python -m tests.stream.faulty_worker MARKER [crash]``: the real worker, its classifier made to fail on one input.
 
-A classifier that raises an unexpected exception on one record cannot be caused with a working
-model, so this entry wraps the configured one (the fault-injecting wrapper the tests need) and
-otherwise runs exactly what ``finsentry worker`` runs: settings, backends, Faust app.
+A classifier that raises an unexpected exception on one record, or kills the process outright,
+cannot be caused with a working model, so this entry wraps the configured one (the fault-injecting
+wrapper the tests need) and otherwise runs exactly what ``finsentry worker`` runs: settings,
+backends, Faust app.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from finsentry.schemas import Prediction
 from finsentry.settings import Settings
 from stream.worker import run_worker
 
+CRASH_EXIT = 70
+
 
 class FaultyClassifier:
-    """Raises ``ZeroDivisionError`` on any batch holding a text with ``marker``; else the real model."""
+    """On a batch holding a text with ``marker``: raises ``ZeroDivisionError``, or dies (``crash``)."""
 
-    def __init__(self, inner: Classifier, marker: str) -> None:
-        self.inner, self.marker = inner, marker
+    def __init__(self, inner: Classifier, marker: str, crash: bool) -> None:
+        self.inner, self.marker, self.crash = inner, marker, crash
 
     async def classify(self, texts: Sequence[str]) -> list[Prediction]:
         if any(self.marker in t for t in texts):
+            if self.crash:
+                os._exit(CRASH_EXIT)  # as a segfault in native code would: no exception, no cleanup
             raise ZeroDivisionError(f"injected fault on {self.marker}")
         return await self.inner.classify(texts)
 
@@ -36,12 +41,12 @@ class FaultyClassifier:
 
 
 def main() -> None:
-    marker = sys.argv[1]
+    marker, crash = sys.argv[1], sys.argv[2:] == ["crash"]
     settings = Settings()
     setup_logging(settings.log_level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv
-    classifier = FaultyClassifier(make_classifier(settings), marker)
+    classifier = FaultyClassifier(make_classifier(settings), marker, crash)
     run_worker(settings, bootstrap_of(settings), classifier, make_store(settings))
 
 

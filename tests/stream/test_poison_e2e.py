@@ -18,6 +18,9 @@ from finsentry.protocols import SearchQuery
 from finsentry.schemas import DeadLetter
 from finsentry.store.sqlite import SqliteStore
 from tests.stream.conftest import WorkerProcess, wait_until
+from tests.stream.faulty_worker import CRASH_EXIT
+
+SPLIT_AFTER = 3  # the worker.split_after_failures default
 
 MIB = 1_048_576
 
@@ -37,6 +40,10 @@ def _send(bootstrap: str, values: list[bytes]) -> None:
     for n, value in enumerate(values):
         producer.send(topics.RAW, key=f"k{n}".encode(), value=value).get(timeout=30)
     producer.close()
+
+
+def _exited(worker: WorkerProcess) -> Callable[[], bool]:
+    return lambda: worker.proc.poll() is not None
 
 
 def _stored(store: SqliteStore, nonce: str) -> set[str]:
@@ -100,3 +107,34 @@ def test_a_record_the_classifier_raises_on_costs_one_dead_letter(
     (dead,) = _expect(broker, worker, tmp_path, nonce, good=20, poison=1)
     assert dead.original == pill
     assert (dead.stage, dead.reason) == ("score", f"classifier raised ZeroDivisionError: injected fault on {marker}")
+
+
+def test_a_record_that_kills_the_worker_is_isolated_across_restarts_and_dead_lettered(
+    broker: EmbeddedBroker,
+    start_worker: Callable[..., WorkerProcess],
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Restarted as the supervisor would: three whole-batch crashes, one alone, then it is set aside."""
+    pipeline_env["FINSENTRY_MODEL__CLASSIFIER_URL"] = "baseline://"  # starts in seconds; the model is not the point
+    nonce = uuid.uuid4().hex[:10]
+    marker = f"segfault-{nonce}"
+    pill = json.dumps({"source": "e2e", "url": f"https://x.example.com/{nonce}", "title": marker}).encode()
+    command = ("-m", "tests.stream.faulty_worker", marker, "crash")
+    # One partition for all of it, so the pill always shares its batch with good records.
+    values = [*(_good(nonce, n) for n in range(5)), pill, *(_good(nonce, n) for n in range(5, 10))]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for value in values:
+        producer.send(topics.RAW, key=b"same-key", value=value).get(timeout=30)
+    producer.close()
+    crashes = 0
+    worker = start_worker(command=command)
+    while crashes <= SPLIT_AFTER:  # the first three in a batch, the fourth alone
+        wait_until(_exited(worker), 60, f"crash {crashes + 1}")
+        assert worker.proc.returncode == CRASH_EXIT
+        crashes += 1
+        worker = start_worker(command=command)
+    (dead,) = _expect(broker, worker, tmp_path, nonce, good=10, poison=1)
+    assert (dead.stage, dead.original) == ("worker", pill)
+    assert dead.reason == f"failed {SPLIT_AFTER + 1} times, then stopped the worker while processed alone"
+    assert any("processing its" in line and "one at a time" in line for line in worker.lines)
