@@ -18,7 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from finsentry.deadletter import RawRecord, dead_letter
@@ -85,7 +85,7 @@ class BatchJournal:
         tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({k: asdict(v) for k, v in self.entries.items()}))
+            tmp.write_text(json.dumps({k: [v.failures, v.alone, v.last_error] for k, v in self.entries.items()}))
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("batch journal %s not written (%s)", self.path, exc)
@@ -125,7 +125,7 @@ class BatchJournal:
 
 def _decode_entries(raw: bytes) -> dict[str, Attempt]:
     data = json.loads(raw)
-    return {str(k): Attempt(int(v["failures"]), bool(v["alone"]), str(v["last_error"])) for k, v in data.items()}
+    return {str(k): Attempt(int(failures), bool(alone), str(error)) for k, (failures, alone, error) in data.items()}
 
 
 async def run_batch(

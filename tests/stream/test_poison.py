@@ -104,11 +104,11 @@ def test_a_damaged_or_missing_journal_costs_only_the_protection(tmp_path: Path) 
     path = journal_path(tmp_path, "a/b c")
     assert path.name == "a_b_c.journal.json"
     path.parent.mkdir(parents=True)
-    path.write_bytes(b'{"news.raw:0:1": {"failures": "x"')
+    path.write_bytes(b'{"news.raw:0:1": ["x", false')
     journal = BatchJournal(path)
     assert journal.entries == {}
     journal.begin(raws(1))
-    assert json.loads(path.read_text())["news.raw:0:100"]["failures"] == 1
+    assert json.loads(path.read_text())["news.raw:0:100"][0] == 1
 
 
 def test_acking_forgets_earlier_positions_of_the_same_partition_only(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_a_record_that_crashes_the_process_alone_is_dead_lettered_without_runnin
     path = tmp_path / "journal.json"
     codes = [run_python(CRASHING_WORKER, str(path)).returncode for _ in range(4)]
     assert codes == [70, 70, 70, 70]  # three whole-batch crashes, then the crash of record 2 alone
-    assert json.loads(path.read_text())["news.raw:0:2"]["alone"] is True
+    assert json.loads(path.read_text())["news.raw:0:2"][1] is True
     last = run_python(CRASHING_WORKER, str(path))
     assert last.returncode == 0, last.stderr
     dead = json.loads(last.stdout)
