@@ -62,7 +62,9 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
     Offsets: the agent takes events without acking (``noack_take``) and acks each only
     after the store acknowledged the batch and the outputs were delivered, so Faust
     commits nothing that is not durable. A crash before that replays the batch, and
-    idempotent upserts make the replay harmless.
+    idempotent upserts make the replay harmless. The batch journal (``stream/poison.py``)
+    counts failed attempts across those restarts, so a batch that keeps failing is split
+    and costs one record instead of the pipeline.
     """
     w = settings.worker
     app = faust.App(
