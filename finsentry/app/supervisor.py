@@ -17,16 +17,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import IO, TextIO
 
 from finsentry.app.rundir import RunDir
 from finsentry.errors import FinsentryError, ServiceUnavailable
-from finsentry.proc import die_with
+from finsentry.proc import die_with, start_ticks
 
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 5  # quick exits in a row before the supervisor gives up on a part
 STEADY_AFTER_S = 60.0  # a part that ran this long starts its restart count afresh
+# After a supervisor's death, its parts get this long to stop on SIGTERM before the watchdog kills them.
+WATCHDOG_GRACE_S = 3.0
 
 
 class Interrupted(FinsentryError):
@@ -84,6 +86,8 @@ class Supervisor:
         # thread holds (an Event's condition) deadlocks.
         self._stopping = False
         self._hurry = False
+        self._watchdog: IO[bytes] | None = None
+        self._watchdog_proc: subprocess.Popen[bytes] | None = None
         self.signum: int | None = None
 
     def write(self, name: str, line: str) -> None:
@@ -114,9 +118,26 @@ class Supervisor:
             preexec_fn=die_with(os.getpid()),
         )
         part.started_at = time.monotonic()
+        self._tell_watchdog(part.proc.pid)
         if self._run_dir is not None:
             self._run_dir.record(part.name, part.proc.pid)
         threading.Thread(target=self._pump, args=(part, part.proc), daemon=True).start()
+
+    def _tell_watchdog(self, pid: int) -> None:
+        """Register a part with the watchdog (started with the first part)."""
+        if self._watchdog is None:
+            read, write = os.pipe()
+            self._watchdog_proc = subprocess.Popen(
+                [sys.executable, "-m", "finsentry.app.watchdog", str(WATCHDOG_GRACE_S)],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                env=self._env,
+                start_new_session=True,  # no terminal signal reaches it; it must outlive us
+            )
+            os.close(read)
+            self._watchdog = os.fdopen(write, "wb", buffering=0)
+        with contextlib.suppress(OSError):  # a missing watchdog leaves the parent-death signal
+            self._watchdog.write(f"{pid} {start_ticks(pid) or 0}\n".encode())
 
     def _is_ready(self, part: Part) -> bool:
         if part.ready_marker and not part.seen_ready.is_set():
@@ -227,6 +248,10 @@ class Supervisor:
         self._stopping = True
         for part in reversed(self._parts):
             self._stop_part(part, grace)
+        if self._watchdog is not None and self._watchdog_proc is not None:
+            self._watchdog.close()  # nothing of ours is left: it exits at once
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog_proc.wait(WATCHDOG_GRACE_S + 2)
 
     def _stop_part(self, part: Part, grace: float) -> None:
         proc = part.proc
