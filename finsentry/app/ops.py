@@ -23,7 +23,7 @@ def broker_down(settings: Settings, error: object) -> str:
     return f"the broker is down ({error}); start the pipeline with `finsentry up`"
 
 
-def kafka_counts(settings: Settings, timeout: float = 1.5) -> dict[str, Any]:
+def kafka_counts(settings: Settings, timeout: float = 5.0) -> dict[str, Any]:
     """Records per topic, consumer lag and dead letters, read from the broker.
 
     Raises:

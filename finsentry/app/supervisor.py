@@ -74,8 +74,21 @@ class Supervisor:
         status_every: float = 5.0,
         out: TextIO | None = None,
         run_dir: RunDir | None = None,
+        first_delay: float = 2.0,
     ) -> None:
+        """A supervisor with no parts yet.
+
+        Args:
+            env: the parts' environment (each part may add to it).
+            status: returns the status line, or None when there is nothing new to say.
+            status_every: seconds between calls of ``status``.
+            out: the shared log stream (stdout).
+            run_dir: where pid files are kept, for a later start to find leftovers.
+            first_delay: seconds before the first restart of a crashed part; doubled each time.
+
+        """
         self._env = env
+        self._first_delay = first_delay
         self._status = status
         self._status_every = status_every
         self._out = out or sys.stdout
@@ -226,15 +239,17 @@ class Supervisor:
             return True
         if self._run_dir is not None:
             self._run_dir.forget(part.name)
+        code = part.proc.returncode
         if part.oneshot:
+            self.write("finsentry", f"{part.name} done" if code == 0 else f"{part.name} exited with {code}")
+            part.proc = None  # reported once
             return True
         ran = time.monotonic() - part.started_at
         part.restarts = 1 if ran >= STEADY_AFTER_S else part.restarts + 1
-        code = part.proc.returncode
         if part.restarts > MAX_RESTARTS:
             self.write("finsentry", f"{part.name} exited with {code} {MAX_RESTARTS + 1} times in a row; giving up")
             return False
-        delay = min(2.0**part.restarts, 30.0)
+        delay = min(self._first_delay * 2 ** (part.restarts - 1), 30.0)
         self.write("finsentry", f"{part.name} exited with {code}; restart in {delay:.0f}s")
         if not self._pause(delay):
             self._spawn(part)
