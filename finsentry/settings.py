@@ -25,6 +25,8 @@ class KafkaSettings(BaseModel):
     bootstrap: str | None = None
     port: int = Field(default=19092, ge=1, le=65535)
     partitions: int = Field(default=4, ge=1, le=256)
+    replication: int = Field(default=1, ge=1, le=16)  # replicas per partition when topics are created
+    retention_hours: float = Field(default=168.0, gt=0)  # how long the cluster keeps records of each topic
     group: str = "finsentry-worker"
 
 
@@ -141,7 +143,8 @@ class MetricsSettings(BaseModel):
 
     model_config = _FROZEN
     enabled: bool = True
-    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port (finsentry up prints it)
+    address: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape it
+    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port (the process logs where)
 
 
 class Settings(BaseSettings):
@@ -189,6 +192,9 @@ class Settings(BaseSettings):
 
 
 ENV_PREFIX = "FINSENTRY_"
+# Variables in our namespace that other tools read, not Settings: docker-compose's image tag
+# (deploy/.env.example) and the fault suite's report folder (tests/faults).
+OTHER_VARIABLES = frozenset({"FINSENTRY_IMAGE_TAG", "FINSENTRY_FAULT_REPORT"})
 
 
 def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:
@@ -219,7 +225,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
     lines = []
     for var in sorted(environ):
         name = var.upper()  # Settings reads variables case-insensitively
-        if not name.startswith(ENV_PREFIX) or name in valid:
+        if not name.startswith(ENV_PREFIX) or name in valid or name in OTHER_VARIABLES:
             continue
         close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), tails, n=1, cutoff=0.6)
         hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has a similar name"
