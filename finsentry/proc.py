@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# EX_TEMPFAIL (sysexits.h): a part could not make its work durable (a server is down) and wants
+# to be restarted later; never a reason for the supervisor to give up on it.
+EXIT_TEMPFAIL = 75
 
 
 def die_with_parent() -> None:

@@ -21,7 +21,7 @@ from typing import IO, TextIO
 
 from finsentry.app.rundir import RunDir
 from finsentry.errors import FinsentryError, ServiceUnavailable
-from finsentry.proc import die_with, start_ticks
+from finsentry.proc import EXIT_TEMPFAIL, die_with, start_ticks
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,8 @@ class Supervisor:
             return True
         ran = time.monotonic() - part.started_at
         part.restarts = 1 if ran >= STEADY_AFTER_S else part.restarts + 1
-        if part.restarts > MAX_RESTARTS:
+        # A part that exits EX_TEMPFAIL waits out a server outage of any length: keep restarting.
+        if part.restarts > MAX_RESTARTS and code != EXIT_TEMPFAIL:
             self.write("finsentry", f"{part.name} exited with {code} {MAX_RESTARTS + 1} times in a row; giving up")
             return False
         delay = min(self._first_delay * 2 ** (part.restarts - 1), 30.0)
