@@ -47,6 +47,10 @@ class StoreSettings(BaseModel):
     index_prefix: str = Field(default="finsentry", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     retention_months: int = Field(default=0, ge=0)  # 0 keeps everything; `finsentry index prune` applies it
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Elasticsearch: how long refusals for load (429/503) or a lost connection are retried before a
+    # write fails (the worker then stops with 75 and replays); documents above max_doc_bytes are refused.
+    retry_seconds: float = Field(default=60.0, gt=0)
+    max_doc_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
 class ModelSettings(BaseModel):
