@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,14 @@ app.command("serve-model")(cli_models.serve_model)
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+def serve_metrics(settings: Settings, health: Callable[[], bool] | None = None) -> None:
+    """Expose /metrics and /healthz for a long-running process (its log names the port)."""
+    if settings.metrics.enabled:
+        from finsentry.metrics import MetricsServer
+
+        MetricsServer(settings.metrics.address, settings.metrics.port, health).start()
 
 
 def _echo_json(obj: Any) -> None:
@@ -71,6 +80,7 @@ def worker(ctx: typer.Context) -> None:
     from stream.worker import run_worker
 
     settings = _settings(ctx)
+    serve_metrics(settings)
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
     run_worker(settings, bootstrap_of(settings), make_classifier(settings), make_store(settings))
 

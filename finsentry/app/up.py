@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from finsentry import topics
+from finsentry import metrics, topics
 from finsentry.app.ops import bootstrap_of
 from finsentry.app.rundir import RunDir
 from finsentry.app.supervisor import Interrupted, Part, Supervisor
@@ -101,6 +101,7 @@ class StatusLine:
         self._kafka = self._kafka or KafkaInspector(bootstrap_of(self._settings))
         k = self._kafka
         lag = k.lag(self._settings.kafka.group, topics.RAW)
+        metrics.CONSUMER_LAG.set(lag)
         return k.total(topics.RAW), k.total(topics.SCORED), lag, k.total(topics.DEAD_LETTER)
 
     def __call__(self) -> str | None:
