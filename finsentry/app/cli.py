@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_models
+from finsentry.app import cli_alerts, cli_models
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -21,6 +21,8 @@ app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.",
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(cli_alerts.subscribers_app, name="subscribers")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
