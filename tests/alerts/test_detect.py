@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts.backtest import backtest
+from alerts.detect import EVENT_FIRING, EVENT_RESOLVED, Change, Detector, alert_id
+from alerts.rules import Rule
+from alerts.windows import window_start
+from finsentry.schemas import ScoredDoc
+from tests.alerts.conftest import T0, Stores
+
+RULE = Rule(name="neg", dimension="ticker", window_s=300, baseline_windows=6, min_stories=5, z=3.0, severity="high")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def detector(stores: Stores, clock: Clock, published: list[Change] | None = None) -> Detector:
+    return Detector(
+        [RULE],
+        stores.docs,
+        stores.alerts,
+        60.0,
+        2,
+        3600.0,
+        12,
+        clock,
+        (published if published is not None else []).append,
+    )
+
+
+def feed(det: Detector, stores: Stores, docs: list[ScoredDoc]) -> list[Change]:
+    """Store then detect one document at a time, as the worker and detector do."""
+    out = []
+    for d in docs:
+        stores.docs.upsert([d])
+        out += [c for c in (det.evaluate(t) for t in det.targets([d])) if c is not None]
+    return out
+
+
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)), st.integers(10, 86400))
+def test_window_start_is_aligned_and_contains_the_time(t: datetime, window_s: int) -> None:
+    t = t.replace(tzinfo=UTC)
+    start = window_start(t, window_s)
+    assert start.timestamp() % window_s == 0
+    assert start <= t < start + timedelta(seconds=window_s)
+
+
+def test_burst_fires_once_when_min_stories_is_reached_and_counts_equal_a_recount(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    clock = Clock(T0 + timedelta(minutes=4))
+    published: list[Change] = []
+    det = detector(stores, clock, published)
+    burst = [make_doc(T0 + timedelta(seconds=10 * i)) for i in range(8)]
+    changes = feed(det, stores, burst)
+    firing = [c for c in changes if c.event == EVENT_FIRING]
+    assert len(firing) == 1 and firing[0].alert.count == 5  # cold start: fires at min_stories
+    (alert,) = stores.alerts.list_alerts()
+    assert alert.id == alert_id("neg", "ACME", T0) and alert.state == "firing"
+    assert alert.count == 8 == len({d.story_id for d in burst})
+    assert set(alert.doc_ids) == {d.id for d in burst}
+    assert [c.alert.id for c in published] == [c.alert.id for c in changes]
+
+
+def test_syndicated_copies_count_once_and_neutral_news_never_fires(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    det = detector(stores, Clock(T0 + timedelta(minutes=4)))
+    copies = [make_doc(T0 + timedelta(seconds=i), story_id="story-1") for i in range(10)]
+    calm = [make_doc(T0 + timedelta(seconds=i), ticker="BETA", sentiment="neutral") for i in range(20)]
+    assert feed(det, stores, copies + calm) == []
+    assert stores.alerts.list_alerts() == []
+
+
+def test_a_second_instance_and_a_replay_update_the_same_alert(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    clock = Clock(T0 + timedelta(minutes=9))
+    a, b = detector(stores, clock), detector(stores, clock)
+    first = [make_doc(T0 + timedelta(seconds=i)) for i in range(6)]
+    second = [make_doc(T0 + timedelta(seconds=300 + i)) for i in range(7)]
+    feed(a, stores, first)
+    feed(b, stores, second)  # the next window, seen by another instance
+    replay = detector(stores, clock)
+    for d in first + second:
+        for t in replay.targets([d]):
+            replay.evaluate(t)
+    alerts = stores.alerts.list_alerts()
+    assert len(alerts) == 1
+    assert alerts[0].first_window_start == T0 and alerts[0].window_start == T0 + timedelta(seconds=300)
+    assert alerts[0].count == 7
+
+
+def test_a_fresh_instance_derives_the_incident_start_from_the_store(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    clock = Clock(T0 + timedelta(minutes=9))
+    feed(detector(stores, clock), stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(6)])
+    stores.alerts.put_alert(stores.alerts.list_alerts()[0].model_copy(update={"state": "resolved"}))
+    # the stored alert is resolved, yet a replay of the same incident must not make a second one
+    det = detector(stores, clock)
+    feed(det, stores, [make_doc(T0 + timedelta(seconds=300 + i)) for i in range(7)])
+    assert len(stores.alerts.list_alerts()) == 1
+
+
+def test_resolves_after_quiet_windows_and_next_burst_is_a_new_incident(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    clock = Clock(T0 + timedelta(minutes=4))
+    det = detector(stores, clock)
+    feed(det, stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(6)])
+    clock.now = T0 + timedelta(minutes=14)  # two quiet windows have ended, lateness not yet over
+    assert det.tick() == []
+    clock.now = T0 + timedelta(minutes=16)
+    (change,) = det.tick()
+    assert change.event == EVENT_RESOLVED and change.alert.resolved_at == T0 + timedelta(minutes=15)
+    later = T0 + timedelta(hours=2)
+    clock.now = later + timedelta(minutes=1)
+    feed(det, stores, [make_doc(later + timedelta(seconds=i)) for i in range(12)])
+    ids = {a.id for a in stores.alerts.list_alerts()}
+    assert ids == {alert_id("neg", "ACME", T0), alert_id("neg", "ACME", later)}
+
+
+def test_one_quiet_window_does_not_resolve(stores: Stores, make_doc: Callable[..., ScoredDoc]) -> None:
+    clock = Clock(T0 + timedelta(minutes=4))
+    det = detector(stores, clock)
+    feed(det, stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(6)])
+    # one quiet window, then the ticker fires again: still the same incident
+    clock.now = T0 + timedelta(minutes=11)
+    feed(det, stores, [make_doc(T0 + timedelta(minutes=10, seconds=i)) for i in range(6)])
+    assert det.tick() == []
+    assert len(stores.alerts.list_alerts()) == 1
+
+
+def test_baseline_raises_the_bar_for_a_noisy_ticker(stores: Stores, make_doc: Callable[..., ScoredDoc]) -> None:
+    clock = Clock(T0 + timedelta(minutes=4))
+    history = [make_doc(T0 - timedelta(minutes=5 * w) + timedelta(seconds=i)) for w in range(1, 7) for i in range(4)]
+    stores.docs.upsert(history)
+    det = detector(stores, clock)
+    assert feed(det, stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(8)]) == []  # 8 vs 4/window: z=2
+    changes = feed(det, stores, [make_doc(T0 + timedelta(seconds=20 + i)) for i in range(3)])
+    assert [c.event for c in changes] == [EVENT_FIRING, "alert.updated"]
+    assert (changes[0].alert.count, changes[0].alert.baseline, changes[0].alert.score) == (10, 4.0, 3.0)
+
+
+def test_late_documents_past_the_allowed_lateness_are_not_evaluated(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    det = detector(stores, Clock(T0 + timedelta(hours=1)))
+    feed(det, stores, [make_doc(T0 + timedelta(hours=1), ticker="BETA", sentiment="neutral")])
+    assert feed(det, stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(8)]) == []
+    assert det.late == 8
+
+
+def test_backtest_reports_what_the_live_detector_fires(stores: Stores, make_doc: Callable[..., ScoredDoc]) -> None:
+    burst = [make_doc(T0 + timedelta(seconds=i)) for i in range(9)]
+    calm = [make_doc(T0 + timedelta(minutes=30 + i), sentiment="positive") for i in range(10)]
+    stores.docs.upsert(burst + calm)
+    found = backtest([RULE], stores.docs, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert [(a.key, a.first_window_start, a.count, a.state) for a in found] == [("ACME", T0, 9, "resolved")]
+    assert stores.alerts.list_alerts() == []  # a backtest never writes alerts
