@@ -25,16 +25,19 @@ DELIVERER_READY = "webhook deliverer ready"
 EVENT_HEADER = "event"
 
 
-def _consumer(topic: str, bootstrap: str, group: str) -> Any:
+def make_consumer(topic: str, bootstrap: str, group: str, instance_id: str | None = None) -> Any:
+    """A kafka-python consumer that commits only when told; ``instance_id`` makes membership static."""
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=group,
+        group_instance_id=instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=10_000,
+        max_poll_interval_ms=120_000,
         max_poll_records=500,
     )
 
@@ -101,10 +104,12 @@ def run_detector(
     Only the instance that holds partition 0 runs the clock-driven checks (resolve, repeat), so
     several instances never resolve or repeat the same alert twice.
     """
-    out(DETECTOR_READY)
-    last_tick = 0.0
+    last_tick, ready = 0.0, False
     while not stop.is_set():
         msgs = _poll(consumer, 500)
+        if not ready and consumer.assignment():
+            out(DETECTOR_READY)  # partitions assigned: what arrives from now on is seen
+            ready = True
         if msgs:
             detect_batch(detector, [m.value for m in msgs])
             consumer.commit()
@@ -135,11 +140,14 @@ def run_deliverer(
     out: Callable[[str], None] = log.info,
 ) -> None:
     """Turn alert changes into deliveries (grouped over ``group_wait_s``) and send the due ones."""
-    out(DELIVERER_READY)
     held: list[Change] = []
-    first_at = 0.0
+    first_at, ready = 0.0, False
     while not stop.is_set():
-        for m in _poll(consumer, 200):
+        msgs = _poll(consumer, 200)
+        if not ready and consumer.assignment():
+            out(DELIVERER_READY)
+            ready = True
+        for m in msgs:
             try:
                 change = parse_change(m.value, m.headers)
             except InvalidRecord as exc:
@@ -152,6 +160,6 @@ def run_deliverer(
             deliverer.enqueue(held)
             consumer.commit()  # deliveries are stored: the changes may leave the topic's backlog
             held = []
-        elif not held:
+        elif msgs and not held:
             consumer.commit()
         deliverer.send_due()

@@ -53,7 +53,7 @@ def detect(ctx: typer.Context) -> None:
     """Run the alert detector on news.scored until stopped."""
     from alerts.detect import Detector
     from alerts.rules import load_rules
-    from alerts.service import AlertPublisher, _consumer, run_detector
+    from alerts.service import AlertPublisher, make_consumer, run_detector
     from finsentry import topics
     from finsentry.app.factory import make_alert_stores, make_store
     from finsentry.app.ops import bootstrap_of
@@ -69,7 +69,7 @@ def detect(ctx: typer.Context) -> None:
         rules, make_store(settings), make_alert_stores(settings).alerts, a.allowed_lateness_s,
         a.resolve_after_windows, a.repeat_interval_s, a.lookback_windows, publish=publisher,
     )  # fmt: skip
-    consumer = _consumer(topics.SCORED, bootstrap, a.group)
+    consumer = make_consumer(topics.SCORED, bootstrap, a.group, a.instance_id)
     try:
         run_detector(det, consumer, _stop_event(), out=_say)
     finally:
@@ -83,7 +83,7 @@ def deliver(ctx: typer.Context) -> None:
     import httpx
 
     from alerts.deliver import Deliverer, PayloadBuilder
-    from alerts.service import _consumer, run_deliverer
+    from alerts.service import make_consumer, run_deliverer
     from finsentry import topics
     from finsentry.app.factory import make_alert_stores, make_store
     from finsentry.app.ops import bootstrap_of
@@ -96,7 +96,7 @@ def deliver(ctx: typer.Context) -> None:
     client = httpx.Client(timeout=settings.webhooks.timeout_s, follow_redirects=False, trust_env=False)
     payloads = PayloadBuilder(make_store(settings), settings.dashboard.url)
     deliverer = Deliverer(stores.subscribers, stores.deliveries, payloads, settings.webhooks, client)
-    consumer = _consumer(topics.ALERTS, bootstrap, settings.webhooks.group)
+    consumer = make_consumer(topics.ALERTS, bootstrap, settings.webhooks.group, settings.webhooks.instance_id)
     try:
         run_deliverer(
             deliverer, consumer, _stop_event(), settings.alerts.group_wait_s,
