@@ -34,7 +34,7 @@ def test_worker_environment_is_valid_settings(services: dict[str, Any], monkeypa
     TritonClassifier.from_url(settings.model.classifier_url, settings.home / "bases")
 
 
-@pytest.mark.parametrize("service", ["topics", "worker"])
+@pytest.mark.parametrize("service", ["topics", "worker", "alerts", "deliver"])
 def test_service_commands_are_cli_commands(services: dict[str, Any], service: str) -> None:
     result = CliRunner().invoke(app, [*services[service]["command"], "--help"])
     assert result.exit_code == 0, result.output
