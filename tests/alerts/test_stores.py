@@ -49,7 +49,12 @@ def test_alerts_upsert_by_id_and_list_newest_first_by_state(backend: AlertStores
 
 def test_subscribers_put_list_remove(backend: AlertStores) -> None:
     store = backend.subscribers
-    subs = [Subscriber(id=f"s{i}", url=f"https://h{i}.example.com", secrets=["whsec_x"], created_at=T + timedelta(seconds=i)) for i in range(3)]  # fmt: skip
+    subs = [
+        Subscriber(
+            id=f"s{i}", url=f"https://h{i}.example.com", secrets=["whsec_x"], created_at=T + timedelta(seconds=i)
+        )
+        for i in range(3)
+    ]
     for s in subs:
         store.put_subscriber(s)
     store.put_subscriber(subs[0].model_copy(update={"active": False}))
@@ -61,7 +66,10 @@ def test_subscribers_put_list_remove(backend: AlertStores) -> None:
 def test_deliveries_keep_every_attempt(backend: AlertStores) -> None:
     store = backend.deliveries
     for i in range(3):
-        store.put_delivery(Delivery(id=f"m{i}", subscriber_id="s", event="alert.firing", alert_ids=["a"], payload="{}", created_at=T + timedelta(seconds=i)))  # fmt: skip
+        at = T + timedelta(seconds=i)
+        store.put_delivery(
+            Delivery(id=f"m{i}", subscriber_id="s", event="alert.firing", alert_ids=[], payload="", created_at=at)
+        )
     d = store.get_delivery("m1")
     assert d is not None
     attempts = [DeliveryAttempt(at=T, status_code=500, latency_ms=3.5), DeliveryAttempt(at=T, status_code=200)]
