@@ -9,19 +9,31 @@ window start), so a replay upserts the same alert.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from alerts.rules import Rule
-from alerts.windows import Verdict, WindowStats, evidence, incident_start, keys_of, verdict, window_start, window_stats
+from alerts.windows import (
+    Summary,
+    Verdict,
+    WindowStats,
+    evidence,
+    incident_start,
+    keys_of,
+    verdict,
+    window_start,
+    window_stats,
+)
 from finsentry.ids import content_id
 from finsentry.protocols import AlertStore, SearchQuery
 from finsentry.schemas import Alert, ScoredDoc, utcnow
 
 log = logging.getLogger(__name__)
 FETCH_LIMIT = 10_000  # documents per recount; a window busier than this is counted from its newest
+CACHE_WINDOWS = 500_000  # summaries of closed windows kept (a few hundred bytes each)
 Clock = Callable[[], datetime]
 
 EVENT_FIRING = "alert.firing"
@@ -101,6 +113,9 @@ class Detector:
         self._publish = publish or (lambda change: None)
         self.watermark: datetime | None = None
         self.late = 0
+        # Closed windows (ended more than the allowed lateness before the watermark) no longer change,
+        # so their summaries are kept: an evaluation recounts only the windows still open.
+        self._closed: OrderedDict[tuple[str, str, datetime], Summary] = OrderedDict()
 
     def targets(self, batch: Iterable[ScoredDoc]) -> list[Target]:
         """The (rule, key, window) triples a batch touches, late documents left out."""
@@ -131,6 +146,37 @@ class Detector:
             log.warning("rule %s key %s: more than %d documents to recount", rule.name, key, FETCH_LIMIT)
         return window_stats(docs, rule.window_s)
 
+    def _is_closed(self, rule: Rule, start: datetime) -> bool:
+        end = start + timedelta(seconds=rule.window_s)
+        return self.watermark is not None and end + self._lateness < self.watermark
+
+    def summaries(
+        self, rule: Rule, key: str, since: datetime, until: datetime
+    ) -> tuple[dict[datetime, Summary], dict[datetime, WindowStats]]:
+        """Summaries of every window in [since, until): closed ones from memory, the rest recounted.
+
+        Returns the summaries and the recounted windows (with their documents, for evidence).
+        """
+        step = timedelta(seconds=rule.window_s)
+        starts = [since + step * i for i in range(round((until - since) / step))]
+        out: dict[datetime, Summary] = {}
+        for i, w in enumerate(starts):
+            cached = self._closed.get((rule.name, key, w)) if self._is_closed(rule, w) else None
+            if cached is None:
+                starts = starts[i:]
+                break
+            out[w] = cached
+        else:
+            return out, {}
+        fresh = self.recount(rule, key, starts[0], until)
+        for w in starts:
+            out[w] = fresh[w].summary() if w in fresh else Summary()
+            if self._is_closed(rule, w):
+                self._closed[(rule.name, key, w)] = out[w]
+                if len(self._closed) > CACHE_WINDOWS:
+                    self._closed.popitem(last=False)
+        return out, fresh
+
     def _open_alert(self, rule: str, key: str) -> Alert | None:
         firing = [a for a in self._alerts.list_alerts(state="firing", limit=10_000) if a.rule == rule and a.key == key]
         return max(firing, key=lambda a: a.window_start, default=None)
@@ -140,11 +186,11 @@ class Detector:
         rule = self.rules[target.rule]
         step = timedelta(seconds=rule.window_s)
         since = target.start - step * (rule.baseline_windows + self._lookback)
-        stats = self.recount(rule, target.key, since, target.start + step)
+        stats, fresh = self.summaries(rule, target.key, since, target.start + step)
         v = verdict(rule, stats, target.start)
         if not v.fires:
             return None
-        current = stats[target.start]
+        current = fresh.get(target.start) or self._window(rule, target.key, target.start)
         open_ = self._open_alert(rule.name, target.key)
         if open_ is not None and target.start < open_.window_start + step * (self._quiet + 1):
             if target.start < open_.window_start:
@@ -200,6 +246,10 @@ class Detector:
         self._alerts.put_alert(change.alert)
         return change
 
+    def _window(self, rule: Rule, key: str, start: datetime) -> WindowStats:
+        end = start + timedelta(seconds=rule.window_s)
+        return self.recount(rule, key, start, end).get(start, WindowStats())
+
     def tick(self) -> list[Change]:
         """Clock-driven lifecycle: resolve alerts after enough quiet windows, repeat long ones."""
         now = self._clock()
@@ -219,12 +269,13 @@ class Detector:
         if quiet_end + self._lateness > now:
             return None
         since = alert.window_end - step * rule.baseline_windows
-        stats = self.recount(rule, alert.key, since, quiet_end)
+        stats, fresh = self.summaries(rule, alert.key, since, quiet_end)
         for i in range(self._quiet):
             w = alert.window_end + step * i
             v = verdict(rule, stats, w)
             if v.fires:  # a late document made a quiet window fire: the incident goes on
-                return self._write(alert, rule, w, v, stats[w], EVENT_UPDATED)
+                cur = fresh.get(w) or self._window(rule, alert.key, w)
+                return self._write(alert, rule, w, v, cur, EVENT_UPDATED)
         resolved = alert.model_copy(update={"state": "resolved", "resolved_at": quiet_end, "updated_at": now})
         log.info("%s %s %s=%s", EVENT_RESOLVED, alert.rule, alert.dimension, alert.key)
         return self._emit(Change(resolved, EVENT_RESOLVED))

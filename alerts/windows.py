@@ -21,7 +21,7 @@ Statistics (the ``statistic`` an alert names):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -64,9 +64,23 @@ class WindowStats:
         """Distinct stories whose representative document is negative."""
         return sum(1 for d in self.stories.values() if d.sentiment == "negative")
 
-    def scores(self) -> list[float]:
-        """Signed scores, one per story."""
-        return [d.signed_score for d in self.stories.values()]
+    def summary(self) -> Summary:
+        """What the statistics need, without the documents."""
+        scores = [d.signed_score for d in self.stories.values()]
+        return Summary(self.total, self.negative, sum(scores), sum(s * s for s in scores))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A window's distinct stories, negative stories, and the sum and sum of squares of their signed scores."""
+
+    total: int = 0
+    negative: int = 0
+    score_sum: float = 0.0
+    score_sumsq: float = 0.0
+
+
+EMPTY = Summary()
 
 
 def window_stats(docs: Iterable[ScoredDoc], window_s: int) -> dict[datetime, WindowStats]:
@@ -89,43 +103,42 @@ class Verdict:
     statistic: str
 
 
-def _poisson(rule: Rule, cur: WindowStats, base: Sequence[WindowStats]) -> Verdict:
+def _poisson(rule: Rule, cur: Summary, base: Sequence[Summary]) -> Verdict:
     count = cur.negative
     lam = max(sum(b.negative for b in base) / rule.baseline_windows, rule.baseline_floor)
     score = (count - lam) / math.sqrt(lam)
     return Verdict(count >= rule.min_stories and score >= rule.z, count, lam, score, "poisson_z")
 
 
-def _binomial(rule: Rule, cur: WindowStats, base: Sequence[WindowStats]) -> Verdict:
+def _binomial(rule: Rule, cur: Summary, base: Sequence[Summary]) -> Verdict:
     n, neg = cur.total, cur.negative
     p0 = (sum(b.negative for b in base) + 1) / (sum(b.total for b in base) + 2)
     score = 0.0 if n == 0 else (neg / n - p0) / math.sqrt(p0 * (1 - p0) / n)
     return Verdict(n >= rule.min_stories and score >= rule.z, neg, p0 * n, score, "binomial_z")
 
 
-def _mean_drop(rule: Rule, cur: WindowStats, base: Sequence[WindowStats]) -> Verdict:
-    scores = cur.scores()
-    history = [s for b in base for s in b.scores()]
-    m0 = sum(history) / len(history) if history else 0.0
-    var = sum((s - m0) ** 2 for s in history) / len(history) if history else 0.0
+def _mean_drop(rule: Rule, cur: Summary, base: Sequence[Summary]) -> Verdict:
+    n_hist = sum(b.total for b in base)
+    m0 = sum(b.score_sum for b in base) / n_hist if n_hist else 0.0
+    var = max(sum(b.score_sumsq for b in base) / n_hist - m0 * m0, 0.0) if n_hist else 0.0
     sd = max(math.sqrt(var), _SD_FLOOR)
-    n = len(scores)
-    score = 0.0 if n == 0 else (m0 - sum(scores) / n) / (sd / math.sqrt(n))
+    n = cur.total
+    score = 0.0 if n == 0 else (m0 - cur.score_sum / n) / (sd / math.sqrt(n))
     return Verdict(n >= rule.min_stories and score >= rule.z, n, m0, score, "mean_drop_z")
 
 
 _SIGNALS = {"negative_stories": _poisson, "negative_share": _binomial, "mean_sentiment": _mean_drop}
 
 
-def verdict(rule: Rule, stats: dict[datetime, WindowStats], start: datetime) -> Verdict:
+def verdict(rule: Rule, stats: Mapping[datetime, Summary], start: datetime) -> Verdict:
     """Judge the window starting at ``start`` against the ``baseline_windows`` windows before it."""
     step = timedelta(seconds=rule.window_s)
-    base = [stats.get(start - step * (i + 1), WindowStats()) for i in range(rule.baseline_windows)]
-    return _SIGNALS[rule.signal](rule, stats.get(start, WindowStats()), base)
+    base = [stats.get(start - step * (i + 1), EMPTY) for i in range(rule.baseline_windows)]
+    return _SIGNALS[rule.signal](rule, stats.get(start, EMPTY), base)
 
 
 def incident_start(
-    rule: Rule, stats: dict[datetime, WindowStats], start: datetime, quiet: int, lookback: int
+    rule: Rule, stats: Mapping[datetime, Summary], start: datetime, quiet: int, lookback: int
 ) -> datetime:
     """The first firing window of the incident that the firing window ``start`` belongs to.
 
