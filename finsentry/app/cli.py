@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_alerts, cli_models
+from finsentry.app import cli_alerts, cli_models, cli_settings
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -23,6 +23,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
 app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.add_typer(cli_alerts.subscribers_app, name="subscribers")
+app.add_typer(cli_settings.settings_app, name="settings")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
