@@ -20,6 +20,7 @@ import httpx
 from alerts.detect import EVENT_REPEAT, Change
 from alerts.webhooks import Outcome, RefusedDestination, check_url, parse_networks, post, sign, system_resolver
 from finsentry.ids import content_id
+from finsentry.metrics import DELIVERIES
 from finsentry.protocols import DeliveryStore, DocumentStore, SearchQuery, SubscriberStore
 from finsentry.schemas import SEVERITIES, Alert, Delivery, DeliveryAttempt, ScoredDoc, Subscriber, utcnow
 from finsentry.settings import WebhookSettings
@@ -207,5 +208,6 @@ class Deliverer:
 
     def _finish(self, d: Delivery, att: DeliveryAttempt, status: str, next_at: datetime | None = None) -> Delivery:
         new = d.model_copy(update={"attempts": [*d.attempts, att], "status": status, "next_attempt_at": next_at})
+        DELIVERIES.labels("retry" if status == "pending" else status).inc()
         self.deliveries.put_delivery(new)
         return new

@@ -28,6 +28,7 @@ from alerts.windows import (
     window_stats,
 )
 from finsentry.ids import content_id
+from finsentry.metrics import ALERTS_FIRED
 from finsentry.protocols import AlertStore, SearchQuery
 from finsentry.schemas import Alert, ScoredDoc, utcnow
 
@@ -244,6 +245,8 @@ class Detector:
     def _emit(self, change: Change) -> Change:
         self._publish(change)
         self._alerts.put_alert(change.alert)
+        if change.event == EVENT_FIRING:
+            ALERTS_FIRED.labels(change.alert.rule, change.alert.severity).inc()
         return change
 
     def _window(self, rule: Rule, key: str, start: datetime) -> WindowStats:

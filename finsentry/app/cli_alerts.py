@@ -41,6 +41,14 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def _metrics(settings: Settings) -> None:
+    """``/metrics`` and ``/healthz`` for a long-running alert process, when enabled."""
+    if settings.metrics.enabled:
+        from finsentry.metrics import MetricsServer
+
+        MetricsServer(settings.metrics.address, settings.metrics.port).start()
+
+
 def _stop_event() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,6 +78,7 @@ def detect(ctx: typer.Context) -> None:
         a.resolve_after_windows, a.repeat_interval_s, a.lookback_windows, publish=publisher,
     )  # fmt: skip
     consumer = make_consumer(topics.SCORED, bootstrap, a.group, a.instance_id)
+    _metrics(settings)
     try:
         run_detector(det, consumer, _stop_event(), out=_say)
     finally:
@@ -97,6 +106,7 @@ def deliver(ctx: typer.Context) -> None:
     payloads = PayloadBuilder(make_store(settings), settings.dashboard.url)
     deliverer = Deliverer(stores.subscribers, stores.deliveries, payloads, settings.webhooks, client)
     consumer = make_consumer(topics.ALERTS, bootstrap, settings.webhooks.group, settings.webhooks.instance_id)
+    _metrics(settings)
     try:
         run_deliverer(
             deliverer, consumer, _stop_event(), settings.alerts.group_wait_s,
