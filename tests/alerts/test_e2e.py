@@ -20,6 +20,8 @@ import pytest
 from alerts.service import DELIVERER_READY, DETECTOR_READY
 from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.proc import die_with_parent
+from finsentry.protocols import SearchQuery
+from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from stream.worker import READY_MARKER
@@ -47,7 +49,7 @@ NEGATIVE = [
     "{t} recalls products after safety failures, losses widen",
     "{t} warns of steep loss as sales collapse",
     "{t} faces criminal charges, stock plunges",
-    "{t} defaults on bond payment",
+    "{t} defaults on bond payment, shares plunge",
     "{t} cuts jobs after plunge in orders",
     "{t} stock sinks on weak outlook and fraud allegations",
 ]
@@ -130,11 +132,11 @@ def env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def start(env: dict[str, str]) -> Iterator[Callable[[list[str], str], Cli]]:
+def start(env: dict[str, str]) -> Iterator[Callable[..., Cli]]:
     started: list[Cli] = []
 
-    def factory(argv: list[str], marker: str) -> Cli:
-        c = Cli(argv, env, marker)
+    def factory(argv: list[str], marker: str, extra: dict[str, str] | None = None) -> Cli:
+        c = Cli(argv, {**env, **(extra or {})}, marker)
         started.append(c)
         return c
 
@@ -166,7 +168,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.mark.timeout(240)
 def test_negative_burst_gives_one_alert_and_one_verified_delivery_across_a_detector_kill(
-    env: dict[str, str], start: Callable[[list[str], str], Cli], tmp_path: Path
+    env: dict[str, str], start: Callable[..., Cli], tmp_path: Path
 ) -> None:
     bad, calm = ("".join(random.choices(string.ascii_uppercase, k=5)) for _ in range(2))
     with Receiver() as receiver:
@@ -182,8 +184,10 @@ def test_negative_burst_gives_one_alert_and_one_verified_delivery_across_a_detec
         )  # fmt: skip
         assert refused.returncode == 1 and "not a public address" in refused.stderr
 
-        start(["worker"], READY_MARKER).wait_ready()
+        worker = start(["worker"], READY_MARKER).wait_ready()
         detector = start(["alerts", "detect"], DETECTOR_READY).wait_ready()
+        second = {"FINSENTRY_ALERTS__INSTANCE_ID": "detector-2"}
+        start(["alerts", "detect"], DETECTOR_READY, second).wait_ready()  # two instances share news.scored
         start(["alerts", "deliver"], DELIVERER_READY).wait_ready()
         now = datetime.now(UTC)
         window = datetime.fromtimestamp((now.timestamp() - 120) // 3600 * 3600, UTC)
@@ -201,13 +205,18 @@ def test_negative_burst_gives_one_alert_and_one_verified_delivery_across_a_detec
         assert receiver.received[-1].at - crossed < 10.0
 
         detector.stop(sig_kill=True)
+        worker.stop(sig_kill=True)
+        produce(bootstrap, negatives[6:9], window + timedelta(seconds=30))  # waits for the restarted worker
+        start(["worker"], READY_MARKER).wait_ready()
         start(["alerts", "detect"], DETECTOR_READY).wait_ready()
-        produce(bootstrap, negatives[6:], window + timedelta(seconds=30))
-        wait_until(lambda: alerts.list_alerts()[0].count >= 10, 30, "the rest of the burst counted")
+        produce(bootstrap, negatives[9:], window + timedelta(seconds=40))
+        wait_until(lambda: alerts.list_alerts()[0].count >= len(NEGATIVE), 60, "the rest of the burst counted")
         time.sleep(2.0)
 
     (alert,) = alerts.list_alerts()
     assert alert.key == bad and alert.state == "firing" and alert.first_window_start == window
+    stored = SqliteStore(db).search(SearchQuery(ticker=bad, sentiment="negative", since=window, limit=1000))
+    assert alert.count == len({d.story_id for d in stored}) == len(NEGATIVE)  # equals a recount from the store
     (delivery,) = deliveries.list_deliveries()
     assert delivery.status == "delivered" and [a.status_code for a in delivery.attempts] == [500, 500, 200]
     assert {r.headers["webhook-id"] for r in receiver.received} == {delivery.id}
