@@ -1,7 +1,7 @@
 """Alert benchmark: detection cost per scored document (recounts from a SQLite store) and
 webhook deliveries per second to a real local receiver. Prints JSON.
 
-    python bench/alerts.py --history 20000 --tickers 50 --docs 2000 --deliveries 300
+    python bench/alerts.py --history 20000 --tickers 50 --docs 3000 --batch 500 --deliveries 300
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--history", type=int, default=20_000)
     p.add_argument("--tickers", type=int, default=50)
-    p.add_argument("--docs", type=int, default=2_000)
-    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--docs", type=int, default=3_000)
+    p.add_argument("--batch", type=int, default=500)
     p.add_argument("--deliveries", type=int, default=300)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
