@@ -33,9 +33,12 @@ def wants(sub: Subscriber, alert: Alert) -> bool:
     """Does the subscriber's filter take this alert."""
     if not sub.active or SEVERITIES.index(alert.severity) < SEVERITIES.index(sub.min_severity):
         return False
-    if sub.tickers and not (alert.dimension == "ticker" and alert.key in sub.tickers):
-        return False
-    return not sub.topics or (alert.dimension == "topic" and alert.key in sub.topics)
+    if not sub.tickers and not sub.topics:
+        return True
+    # either filter admits an alert on one of its keys
+    return (alert.dimension == "ticker" and alert.key in sub.tickers) or (
+        alert.dimension == "topic" and alert.key in sub.topics
+    )
 
 
 def delivery_id(sub_id: str, event: str, alerts: Sequence[Alert]) -> str:

@@ -238,3 +238,18 @@ def test_deliveries_are_listed_newest_first(stores: Stores) -> None:
                      created_at=datetime(2026, 1, 1 + i).astimezone())
         )  # fmt: skip
     assert [d.id for d in stores.deliveries.list_deliveries()] == ["d2", "d1", "d0"]
+
+
+def test_subscriber_filters_by_severity_ticker_or_topic(stores: Stores) -> None:
+    from alerts.deliver import wants
+
+    sub = Subscriber(
+        id="s", url="http://x", secrets=["whsec_x"], tickers=["ACME"], topics=["earnings"], min_severity="high"
+    )
+    ticker = make_alert("ACME")
+    topic = ticker.model_copy(update={"dimension": "topic", "key": "earnings"})
+    assert wants(sub, ticker) and wants(sub, topic)
+    assert not wants(sub, make_alert("BETA"))
+    assert not wants(sub, ticker.model_copy(update={"severity": "medium"}))
+    assert not wants(sub.model_copy(update={"active": False}), ticker)
+    assert wants(Subscriber(id="all", url="http://x", secrets=["whsec_x"]), make_alert("BETA"))

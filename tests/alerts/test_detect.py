@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from random import Random
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.backtest import backtest
@@ -169,3 +171,44 @@ def test_backtest_reports_what_the_live_detector_fires(stores: Stores, make_doc:
     found = backtest([RULE], stores.docs, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
     assert [(a.key, a.first_window_start, a.count, a.state) for a in found] == [("ACME", T0, 9, "resolved")]
     assert stores.alerts.list_alerts() == []  # a backtest never writes alerts
+
+
+burst = st.lists(
+    st.tuples(st.integers(0, 299), st.integers(0, 12), st.sampled_from(["negative", "negative", "neutral"])),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(burst, st.randoms(use_true_random=False))
+def test_alert_count_equals_a_recount_whatever_the_order_and_duplicates(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, int, str]], rnd: Random
+) -> None:
+    docs = [
+        ScoredDoc(
+            id=f"d{i}",
+            source="w",
+            title="$ACME x",
+            published_at=T0 + timedelta(seconds=sec),
+            tickers=["ACME"],
+            sentiment=sent,
+            sentiment_score=0.8,
+            topic="t",
+            topic_score=0.9,
+            model_version="v",
+            story_id=f"s{story}",
+        )
+        for i, (sec, story, sent) in enumerate(rows)
+    ]
+    outcomes = []
+    for _ in range(2):
+        order = docs + rnd.sample(docs, k=min(3, len(docs)))  # some replayed twice
+        rnd.shuffle(order)
+        stores = Stores(tmp_path_factory.mktemp("prop") / "p.db")
+        feed(detector(stores, Clock(T0 + timedelta(minutes=4))), stores, order)
+        outcomes.append({(a.id, a.count) for a in stores.alerts.list_alerts()})
+        stores.db.close()
+    negative_stories = {d.story_id for d in docs if d.sentiment == "negative"}
+    expected = {(alert_id("neg", "ACME", T0), len(negative_stories))} if len(negative_stories) >= 5 else set()
+    assert outcomes[0] == outcomes[1] == expected
