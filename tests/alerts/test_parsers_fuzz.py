@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,19 +46,15 @@ def test_any_url_is_checked_or_refused(url: str) -> None:
 @given(st.binary(max_size=300))
 def test_any_bytes_on_the_topics_parse_or_fail_with_invalid_record(value: bytes) -> None:
     for parse in (parse_scored, lambda v: parse_change(v, [("event", v[:20])])):
-        try:
+        with contextlib.suppress(InvalidRecord):
             parse(value)
-        except InvalidRecord:
-            pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
 def test_secrets_networks_and_retry_after_never_fail_otherwise(text: str) -> None:
     for parse in (parse_secret, lambda t: parse_networks([t])):
-        try:
+        with contextlib.suppress(WebhookError):
             parse(text)
-        except WebhookError:
-            pass
     value = retry_after(text, 0.0)
     assert value is None or value >= 0
