@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.backtest import backtest
-from alerts.detect import EVENT_FIRING, EVENT_RESOLVED, Change, Detector, alert_id
+from alerts.detect import EVENT_FIRING, EVENT_REPEAT, EVENT_RESOLVED, Change, Detector, alert_id
 from alerts.rules import Rule
 from alerts.windows import window_start
 from finsentry.schemas import ScoredDoc
@@ -212,3 +212,18 @@ def test_alert_count_equals_a_recount_whatever_the_order_and_duplicates(
     negative_stories = {d.story_id for d in docs if d.sentiment == "negative"}
     expected = {(alert_id("neg", "ACME", T0), len(negative_stories))} if len(negative_stories) >= 5 else set()
     assert outcomes[0] == outcomes[1] == expected
+
+
+def test_a_long_incident_repeats_once_per_interval(stores: Stores, make_doc: Callable[..., ScoredDoc]) -> None:
+    clock = Clock(T0 + timedelta(minutes=4))
+    det = Detector([RULE], stores.docs, stores.alerts, 60.0, 2, 600.0, 12, clock)
+    for w in range(4):  # four firing windows in a row keep the incident open for 20 minutes
+        clock.now = T0 + timedelta(minutes=5 * w + 4)
+        feed(det, stores, [make_doc(T0 + timedelta(minutes=5 * w, seconds=i)) for i in range(6 + 3 * w)])
+        changes = det.tick()
+        assert all(c.event == EVENT_REPEAT for c in changes)
+    (alert,) = stores.alerts.list_alerts()
+    assert alert.repeats == 1 and alert.first_window_start == T0  # due once at T0 + 10 min, not twice
+    clock.now = T0 + timedelta(minutes=20, seconds=1)
+    assert [c.alert.repeats for c in det.tick()] == [2]
+    assert det.tick() == []
