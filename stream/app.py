@@ -13,12 +13,13 @@ import faust
 
 from finsentry import topics
 from finsentry.deadletter import RawRecord
+from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore
 from finsentry.settings import Settings
 from stream.process import BatchResult, process_batch
 
 log = logging.getLogger(__name__)
-EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: try again later
+EXIT_NOT_DURABLE = EXIT_TEMPFAIL  # try again later: a server is down, not this worker
 
 
 def _raw(event: Any) -> RawRecord:

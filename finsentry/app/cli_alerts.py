@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,6 +50,32 @@ def _metrics(settings: Settings) -> None:
         MetricsServer(settings.metrics.address, settings.metrics.port).start()
 
 
+def _outage_exits(fn: Callable[[], None], what: str) -> None:
+    """Run a long-running loop; a server outage ends it with EX_TEMPFAIL so the supervisor retries it.
+
+    Nothing is committed past the failed batch, so the restarted process replays it.
+    """
+    import sqlite3
+
+    from kafka.errors import KafkaError
+
+    from finsentry.errors import ServiceUnavailable
+    from finsentry.proc import EXIT_TEMPFAIL
+
+    outages: tuple[type[BaseException], ...] = (ServiceUnavailable, KafkaError, sqlite3.OperationalError, OSError)
+    try:
+        from elasticsearch import ApiError, TransportError
+
+        outages += (ApiError, TransportError)
+    except ImportError:  # pragma: no cover - the client is a dependency
+        pass
+    try:
+        fn()
+    except outages as exc:
+        sys.stderr.write(f"finsentry {what}: a server is unavailable ({type(exc).__name__}: {exc}); exiting to retry\n")
+        raise typer.Exit(EXIT_TEMPFAIL) from None
+
+
 def _stop_event() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -80,7 +107,8 @@ def detect(ctx: typer.Context) -> None:
     consumer = make_consumer(topics.SCORED, bootstrap, a.group, a.instance_id)
     _metrics(settings)
     try:
-        run_detector(det, consumer, _stop_event(), out=_say)
+        stop = _stop_event()
+        _outage_exits(lambda: run_detector(det, consumer, stop, out=_say), "alerts detect")
     finally:
         consumer.close()
         publisher.close()
@@ -108,10 +136,9 @@ def deliver(ctx: typer.Context) -> None:
     consumer = make_consumer(topics.ALERTS, bootstrap, settings.webhooks.group, settings.webhooks.instance_id)
     _metrics(settings)
     try:
-        run_deliverer(
-            deliverer, consumer, _stop_event(), settings.alerts.group_wait_s,
-            out=_say,
-        )  # fmt: skip
+        stop = _stop_event()
+        wait = settings.alerts.group_wait_s
+        _outage_exits(lambda: run_deliverer(deliverer, consumer, stop, wait, out=_say), "alerts deliver")
     finally:
         consumer.close()
         client.close()
