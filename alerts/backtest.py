@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -11,6 +12,8 @@ from finsentry.protocols import DocumentStore, SearchQuery
 from finsentry.schemas import Alert, AlertState, ScoredDoc
 
 PAGE = 10_000
+PROGRESS_EVERY = 5_000
+log = logging.getLogger(__name__)
 
 
 class MemoryAlertStore:
@@ -68,7 +71,10 @@ def backtest(
         rules, _Upto(store, clock), alerts, allowed_lateness_s=0.0, resolve_after_windows=resolve_after_windows,
         repeat_interval_s=10**9, lookback_windows=lookback_windows, clock=lambda: clock[0], publish=changes.append,
     )  # fmt: skip
-    for doc in docs:
+    log.info("backtest: %d documents from %s to %s, %d rules", len(docs), since, until, len(rules))
+    for n, doc in enumerate(docs, 1):
+        if n % PROGRESS_EVERY == 0:
+            log.info("backtest: %d/%d documents, %d alerts so far", n, len(docs), len(alerts.list_alerts(limit=10**9)))
         clock[0] = doc.event_time
         for target in det.targets([doc]):
             det.evaluate(target)
