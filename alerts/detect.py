@@ -117,10 +117,15 @@ class Detector:
         # Closed windows (ended more than the allowed lateness before the watermark) no longer change,
         # so their summaries are kept: an evaluation recounts only the windows still open.
         self._closed: OrderedDict[tuple[str, str, datetime], Summary] = OrderedDict()
+        self._recent: dict[str, ScoredDoc] = {}
 
     def targets(self, batch: Iterable[ScoredDoc]) -> list[Target]:
         """The (rule, key, window) triples a batch touches, late documents left out."""
         out: dict[Target, None] = {}
+        batch = list(batch)
+        # Stored before they were produced, but a search index may not show them yet: the recounts
+        # of this batch's windows add them (by id, so nothing counts twice).
+        self._recent = {d.id: d for d in batch}
         for doc in batch:
             t = doc.event_time
             self.watermark = t if self.watermark is None else max(self.watermark, t)
@@ -145,6 +150,8 @@ class Detector:
         docs = self._docs.search(q)
         if len(docs) >= FETCH_LIMIT:
             log.warning("rule %s key %s: more than %d documents to recount", rule.name, key, FETCH_LIMIT)
+        seen = {d.id for d in docs}
+        docs += [d for d in self._recent.values() if d.id not in seen and _matches(d, rule, key, since, until)]
         return window_stats(docs, rule.window_s)
 
     def _is_closed(self, rule: Rule, start: datetime) -> bool:
@@ -290,6 +297,12 @@ class Detector:
             return None
         repeated = alert.model_copy(update={"repeats": due, "updated_at": now})
         return self._emit(Change(repeated, EVENT_REPEAT))
+
+
+def _matches(doc: ScoredDoc, rule: Rule, key: str, since: datetime, until: datetime) -> bool:
+    if rule.signal == "negative_stories" and doc.sentiment != "negative":
+        return False
+    return since <= doc.event_time < until and key in keys_of(doc, rule.dimension)
 
 
 def _model_version(stats: WindowStats) -> str | None:

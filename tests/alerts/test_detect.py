@@ -12,6 +12,7 @@ from alerts.backtest import backtest
 from alerts.detect import EVENT_FIRING, EVENT_REPEAT, EVENT_RESOLVED, Change, Detector, alert_id
 from alerts.rules import Rule
 from alerts.windows import window_start
+from finsentry.protocols import SearchQuery
 from finsentry.schemas import ScoredDoc
 from tests.alerts.conftest import T0, Stores
 
@@ -227,3 +228,26 @@ def test_a_long_incident_repeats_once_per_interval(stores: Stores, make_doc: Cal
     clock.now = T0 + timedelta(minutes=20, seconds=1)
     assert [c.alert.repeats for c in det.tick()] == [2]
     assert det.tick() == []
+
+
+class LaggingIndex:
+    """Fault injection: a search index that does not show the newest documents yet (not refreshed)."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+        self.hidden: set[str] = set()
+
+    def search(self, query: SearchQuery) -> list[ScoredDoc]:
+        return [d for d in self.stores.docs.search(query) if d.id not in self.hidden]
+
+
+def test_a_batch_not_yet_searchable_still_counts_once(stores: Stores, make_doc: Callable[..., ScoredDoc]) -> None:
+    index = LaggingIndex(stores)
+    det = Detector([RULE], index, stores.alerts, clock=lambda: T0 + timedelta(minutes=4))
+    first = [make_doc(T0 + timedelta(seconds=i)) for i in range(3)]
+    stores.docs.upsert(first)
+    batch = [make_doc(T0 + timedelta(seconds=10 + i)) for i in range(3)]
+    stores.docs.upsert(batch)
+    index.hidden = {d.id for d in batch}
+    changes = [c for c in (det.evaluate(t) for t in det.targets([*batch, batch[0]])) if c is not None]
+    assert [(c.event, c.alert.count) for c in changes] == [(EVENT_FIRING, 6)]
