@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_index, cli_models, cli_settings
+from finsentry.app import cli_alerts, cli_index, cli_models, cli_settings
 from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings, check_environment
@@ -22,6 +22,8 @@ app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.",
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(cli_alerts.subscribers_app, name="subscribers")
 app.add_typer(cli_settings.settings_app, name="settings")
 app.add_typer(cli_index.index_app, name="index")
 app.command()(cli_models.train)
