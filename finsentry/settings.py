@@ -80,7 +80,8 @@ class WorkerSettings(BaseModel):
     model_config = _FROZEN
     count: int = Field(default=1, ge=1, le=64)
     batch_size: int = Field(default=64, ge=1, le=4096)
-    batch_within: float = Field(default=0.5, gt=0)
+    # Longest wait for a batch to fill: at full load batches fill first; at low load this bounds latency.
+    batch_within: float = Field(default=0.1, gt=0)
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     write_retries: int = Field(default=5, ge=0)
