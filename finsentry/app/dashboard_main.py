@@ -16,19 +16,19 @@ from dashboard.app import render
 from dashboard.backends import Backends, PipelineReads
 from finsentry.app import factory, ops
 from finsentry.logs import setup_logging
-from finsentry.protocols import AlertStore, FeedHealthStore
+from finsentry.protocols import FeedHealthStore
 from finsentry.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def _optional_store(name: str, settings: Settings) -> AlertStore | FeedHealthStore | None:
+def _optional_store(name: str, settings: Settings) -> FeedHealthStore | None:
     """A store whose factory function may not exist in this build: its page then shows an empty state."""
     make = getattr(factory, name, None)
     if make is None:
         return None
     try:
-        store: AlertStore | FeedHealthStore | None = make(settings)
+        store: FeedHealthStore | None = make(settings)
     except Exception as exc:  # noqa: BLE001 - one missing store must not take the whole dashboard down
         log.warning("%s failed: %s", name, exc)
         return None
@@ -43,8 +43,8 @@ def build_backends(settings: Settings) -> Backends:
         docs=factory.make_store(settings),
         settings=settings.dashboard,
         labels=factory.make_label_store(settings),
-        alerts=_optional_store("make_alert_store", settings),  # type: ignore[arg-type]
-        feeds=_optional_store("make_feed_health_store", settings),  # type: ignore[arg-type]
+        alerts=factory.make_alert_stores(settings).alerts,
+        feeds=_optional_store("make_feed_health_store", settings),
         pipeline=PipelineReads(
             kafka=functools.partial(ops.kafka_counts, settings),
             dead_letters=functools.partial(ops.dead_letters_by_stage, settings),
