@@ -15,6 +15,7 @@ from finsentry.protocols import AlertStore
 from finsentry.schemas import Alert, AlertState, ScoredDoc
 from finsentry.settings import DashboardSettings
 from finsentry.store.sqlite import SqliteStore
+from finsentry.store.sqlite_alerts import SqliteAlertStore
 from finsentry.store.sqlite_labels import SqliteLabelStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from models.labels import TOPICS as MODEL_TOPICS
@@ -86,27 +87,11 @@ def lively_docs(n: int = 900, seed: int = 3) -> list[ScoredDoc]:
     return out
 
 
-class MemoryAlertStore:
-    """AlertStore kept in a dict: stands in until the alert part's SQLite store is on this branch."""
-
-    def __init__(self) -> None:
-        self._alerts: dict[str, Alert] = {}
-
-    def put_alert(self, alert: Alert) -> None:
-        self._alerts[alert.id] = alert
-
-    def get_alert(self, alert_id: str) -> Alert | None:
-        return self._alerts.get(alert_id)
-
-    def list_alerts(
-        self, state: AlertState | None = None, since: datetime | None = None, limit: int = 100
-    ) -> list[Alert]:
-        rows = [
-            a
-            for a in self._alerts.values()
-            if (state is None or a.state == state) and (since is None or a.updated_at >= since)
-        ]
-        return sorted(rows, key=lambda a: a.updated_at, reverse=True)[:limit]
+def put_alerts(b: Backends, *alerts: Alert) -> None:
+    """Store alerts through the backends' (real) alert store."""
+    assert b.alerts is not None
+    for a in alerts:
+        b.alerts.put_alert(a)
 
 
 def make_alert(alert_id: str, key: str, doc_ids: Sequence[str], state: AlertState = "firing", **extra: Any) -> Alert:
@@ -143,14 +128,14 @@ def database(tmp_path: Path) -> Iterator[SqliteDatabase]:
 def make_backends(database: SqliteDatabase) -> Callable[..., Backends]:
     """Backends on one real SQLite file; ``docs`` are upserted first."""
 
-    def factory(docs: Sequence[ScoredDoc] = (), alerts: AlertStore | None = None, **extra: Any) -> Backends:
+    def factory(docs: Sequence[ScoredDoc] = (), alerts: AlertStore | bool | None = True, **extra: Any) -> Backends:
         store = SqliteStore(database)
         if docs:
             store.upsert(docs)
         fields: dict[str, Any] = {
             "docs": store,
             "labels": SqliteLabelStore(database),
-            "alerts": alerts,
+            "alerts": SqliteAlertStore(database) if alerts is True else alerts or None,
             "sentiments": SENTIMENTS,
             "topics": TOPICS,
             "local_user": "tester",

@@ -11,7 +11,7 @@ from dashboard.pages.feedback import correction
 from finsentry.app.cli_dashboard import export_rows
 from finsentry.protocols import TrendQuery
 from tests.dashboard.apptest import metrics, run_page, texts
-from tests.dashboard.conftest import MemoryAlertStore, make_alert, seed_docs
+from tests.dashboard.conftest import make_alert, put_alerts, seed_docs
 
 MakeBackends = Callable[..., Backends]
 NEGATIVES = 15  # 12 of the 30 plain documents and the 3 copies of the story
@@ -71,12 +71,12 @@ def test_document_view_shows_its_story_copies(make_backends: MakeBackends) -> No
 
 
 def test_alert_feed_and_evidence_at_its_url(make_backends: MakeBackends) -> None:
-    alerts = MemoryAlertStore()
-    alerts.put_alert(make_alert("al-bank", "BANK", ["doc000102", "doc000101", "doc000100"]))
-    alerts.put_alert(
-        make_alert("al-old", "ACME", ["doc000000"], state="resolved", updated_at=seed_docs()[0].event_time)
+    b = make_backends(seed_docs())
+    put_alerts(
+        b,
+        make_alert("al-bank", "BANK", ["doc000102", "doc000101", "doc000100"]),
+        make_alert("al-old", "ACME", ["doc000000"], state="resolved", updated_at=seed_docs()[0].event_time),
     )
-    b = make_backends(seed_docs(), alerts=alerts)
     at = run_page(b, "alerts", {"id": "al-bank"})
     shown = metrics(at)
     assert shown["Alerts"] == "2"
@@ -92,20 +92,20 @@ def test_alert_feed_and_evidence_at_its_url(make_backends: MakeBackends) -> None
 
 
 def test_alert_link_opens_that_alert(make_backends: MakeBackends) -> None:
-    alerts = MemoryAlertStore()
-    alerts.put_alert(make_alert("al-bank", "BANK", ["doc000100"]))
-    alerts.put_alert(make_alert("al-acme", "ACME", ["doc000000", "doc000005"]))
-    at = run_page(make_backends(seed_docs(), alerts=alerts), "alerts", {"id": "al-acme"})
+    b = make_backends(seed_docs())
+    put_alerts(
+        b, make_alert("al-bank", "BANK", ["doc000100"]), make_alert("al-acme", "ACME", ["doc000000", "doc000005"])
+    )
+    at = run_page(b, "alerts", {"id": "al-acme"})
     assert at.selectbox(key="al_pick").value == "al-acme"
     assert metrics(at)["Stories in window"] == "2"
     assert at.query_params["id"] == "al-acme"
 
 
 def test_tickers_timeline_stories_and_alerts(make_backends: MakeBackends) -> None:
-    alerts = MemoryAlertStore()
-    alerts.put_alert(make_alert("al-bank", "BANK", ["doc000100"]))
-    alerts.put_alert(make_alert("al-acme", "ACME", ["doc000000"]))
-    at = run_page(make_backends(seed_docs(), alerts=alerts), "tickers")
+    b = make_backends(seed_docs())
+    put_alerts(b, make_alert("al-bank", "BANK", ["doc000100"]), make_alert("al-acme", "ACME", ["doc000000"]))
+    at = run_page(b, "tickers")
     at.text_input(key="tk_ticker").input("bank").run()
     shown = texts(at)
     assert "Stories (1)" in shown  # three copies, one story
@@ -162,12 +162,12 @@ def test_pipeline_page_without_services(make_backends: MakeBackends) -> None:
 
 @pytest.mark.parametrize("page", ["overview", "alerts", "search", "tickers", "feedback", "pipeline", None])
 def test_empty_store_renders_empty_states(make_backends: MakeBackends, page: str | None) -> None:
-    at = run_page(make_backends(alerts=MemoryAlertStore()), page)
+    at = run_page(make_backends(), page)
     assert not at.dataframe or all(d.value.empty for d in at.dataframe)
     assert at.info or at.caption
 
 
 def test_pages_without_optional_stores(make_backends: MakeBackends) -> None:
-    b = make_backends(seed_docs(), labels=None)
+    b = make_backends(seed_docs(), labels=None, alerts=None)
     assert "No alert store is configured" in texts(run_page(b, "alerts"))
     assert "No label store is configured" in texts(run_page(b, "feedback"))

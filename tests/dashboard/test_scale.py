@@ -11,10 +11,11 @@ import pytest
 from dashboard.backends import Backends
 from finsentry.settings import DashboardSettings
 from finsentry.store.sqlite import SqliteStore
+from finsentry.store.sqlite_alerts import SqliteAlertStore
 from finsentry.store.sqlite_labels import SqliteLabelStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from tests.dashboard.apptest import metrics, run_page, texts
-from tests.dashboard.conftest import NOW, SENTIMENTS, TOPICS, MemoryAlertStore, make_alert, make_doc
+from tests.dashboard.conftest import NOW, SENTIMENTS, TOPICS, make_alert, make_doc
 
 N = 100_000
 
@@ -30,7 +31,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
         if len(batch) == 10_000:
             store.upsert(batch)
             batch = []
-    alerts = MemoryAlertStore()
+    alerts = SqliteAlertStore(db)
     alerts.put_alert(make_alert("al-big", "T7", [f"doc{n:06d}" for n in range(7, 700, 50)]))
     yield Backends(
         docs=store,
