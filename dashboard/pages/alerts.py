@@ -89,14 +89,13 @@ def _detail(b: Backends, alert_id: str) -> None:
         return
     with st.container(key="alert-detail", border=True):
         st.subheader(f"{a.severity.upper()} · {a.state} · {a.dimension} {safe.md_text(a.key, 100)}")
-        cols = st.columns(5)
+        cols = st.columns(3)
         cols[0].metric("Stories in window", a.count)
         cols[1].metric("Baseline", f"{a.baseline:.2f}")
         cols[2].metric(a.statistic or "Statistic", f"{a.score:.2f}", help=f"threshold {a.threshold:.2f}")
-        cols[3].metric("Rule", a.rule)
-        cols[4].metric("Model", a.model_version or "-")
         st.caption(
-            f"Window {a.window_start:%Y-%m-%d %H:%M} - {a.window_end:%H:%M} UTC · first fired "
+            f"Rule {safe.md_text(a.rule, 100)} · model {safe.md_text(a.model_version or '-', 80)}"
+            f" · window {a.window_start:%Y-%m-%d %H:%M} - {a.window_end:%H:%M} UTC · first fired "
             f"{(a.first_window_start or a.window_start):%Y-%m-%d %H:%M} · updated {a.updated_at:%Y-%m-%d %H:%M:%S}"
             + (f" · resolved {a.resolved_at:%Y-%m-%d %H:%M}" if a.resolved_at else "")
         )

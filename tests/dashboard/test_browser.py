@@ -22,9 +22,10 @@ import pytest
 
 from finsentry.broker import EmbeddedBroker
 from finsentry.store.sqlite import SqliteStore
+from finsentry.store.sqlite_alerts import SqliteAlertStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from tests.conftest import free_port
-from tests.dashboard.conftest import HOSTILE_TITLE, lively_docs, make_doc, seed_docs
+from tests.dashboard.conftest import HOSTILE_TITLE, lively_docs, make_alert, make_doc, seed_docs
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -81,6 +82,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) ->
         900, seed_docs()[-1].event_time, "negative", title=HOSTILE_TITLE, body="<img src=x onerror=alert(1)>"
     )
     SqliteStore(db).upsert([*seed_docs(), *lively_docs(), hostile])
+    alerts = SqliteAlertStore(db)
+    alerts.put_alert(make_alert("al-bank", "BANK", ["doc000102", "doc000101", "doc000100"], score=9.4))
+    alerts.put_alert(make_alert("al-ship", "SHIP", ["doc001003", "doc001011"], state="resolved", severity="medium"))
     db.close()
     port = free_port()
     env = {
@@ -116,7 +120,7 @@ def page(running: Dashboard) -> Iterator[object]:
 # page url → a text the page shows once its data is in
 PAGES = {
     "": "Sentiment index",
-    "alerts": "Alerts",
+    "alerts?id=al-bank": "HIGH · firing · ticker BANK",
     "search?doc=doc000101": "Story doc000100: 3 copies",
     "tickers": "Stories (",
     "feedback?doc=doc000029": "$ACME headline number 29",
