@@ -1,8 +1,9 @@
 """Each dashboard page's time to content at N stored documents (SQLite by default).
 
 Seeds a store with N synthetic scored documents (7 days, 200 tickers, every topic, syndicated
-copies), then draws every page of the real app in Streamlit's test harness: ``cold_s`` is the
-first draw (empty caches: every store read happens), ``warm_s`` the next one within the TTL.
+copies) and 200 alerts with 20 stories of evidence each, then draws every page of the real app
+in Streamlit's test harness: ``cold_s`` is the first draw (empty caches: every store read
+happens), ``warm_s`` the next one within the TTL.
 Prints one JSON object on stdout; progress on stderr. Usage:
     python bench/dashboard_speed.py [--docs 100000] [--store sqlite:///path.db] [--repeat 3]
 """
@@ -24,8 +25,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.app import PAGES
 from dashboard.backends import Backends
-from finsentry.app.factory import make_label_store, make_store
-from finsentry.schemas import ScoredDoc
+from finsentry.app.factory import make_alert_stores, make_label_store, make_store
+from finsentry.protocols import AlertStore
+from finsentry.schemas import Alert, ScoredDoc
 from finsentry.settings import DashboardSettings, Settings, StoreSettings
 from models.labels import SENTIMENTS, TOPICS
 
@@ -70,6 +72,30 @@ def synthetic(n: int, seed: int = 7) -> list[ScoredDoc]:
             )
         )
     return docs
+
+
+def seed_alerts(store: AlertStore, docs: list[ScoredDoc], n: int = 200) -> None:
+    """N alerts on tickers, each with 20 stories as evidence, spread over the week."""
+    for i in range(n):
+        evidence = docs[i * 20 : i * 20 + 20]
+        end = END - timedelta(minutes=50 * i)
+        store.put_alert(
+            Alert(
+                id=f"al{i:04d}",
+                rule="negative-burst",
+                key=f"T{i % 200:03d}",
+                state="firing" if i % 3 else "resolved",
+                window_start=end - timedelta(minutes=15),
+                window_end=end,
+                count=len(evidence),
+                baseline=2.0,
+                statistic="poisson",
+                score=6.0,
+                doc_ids=[d.id for d in evidence],
+                created_at=end,
+                updated_at=end,
+            )
+        )
 
 
 def _simplex(rng: random.Random) -> list[float]:
@@ -121,10 +147,13 @@ def main() -> None:
     for i in range(0, len(docs), 5000):
         store.upsert(docs[i : i + 5000])
         progress(f"stored {min(i + 5000, len(docs))}/{len(docs)}")
+    alerts = make_alert_stores(settings).alerts
+    seed_alerts(alerts, docs)
     seed_s = time.perf_counter() - started
     backends = Backends(
         docs=store,
         labels=make_label_store(settings),
+        alerts=alerts,
         settings=DashboardSettings(refresh_s=3600),
         sentiments=SENTIMENTS,
         topics=TOPICS,
