@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,6 +11,7 @@ import pytest
 
 from dashboard.backends import Backends
 from finsentry.app.factory import make_alert_stores, make_label_store, make_store
+from finsentry.protocols import SearchQuery
 from finsentry.settings import DashboardSettings, Settings
 from tests.conftest import EmbeddedSearch
 from tests.dashboard.apptest import metrics, run_page, texts
@@ -21,6 +23,10 @@ def es_backends(make_settings: Callable[..., Settings], search_server: EmbeddedS
     settings = make_settings(store={"url": search_server.url, "index_prefix": "d" + uuid.uuid4().hex[:10]})
     docs = make_store(settings)
     docs.upsert(seed_docs())
+    deadline = time.monotonic() + 30  # the index shows new documents after its refresh
+    while len(docs.search(SearchQuery(limit=100))) < 33 or docs.get("doc000102") is None:
+        assert time.monotonic() < deadline, "seeded documents never became searchable"
+        time.sleep(0.2)
     b = Backends(
         docs=docs,
         labels=make_label_store(settings),
