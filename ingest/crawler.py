@@ -25,6 +25,7 @@ from ingest.parse import FeedError, Parsed, parse_any
 from ingest.producer import ItemSink
 
 log = logging.getLogger(__name__)
+READY_LINE = "ingest: crawling"  # `finsentry ingest run` prints it once polling starts
 MAX_ERROR_BACKOFF = 8  # a failing feed is polled at most 8x less often
 
 
@@ -63,6 +64,7 @@ class Crawler:
         self._clock = clock
         self._last = {h.name: h for h in health.list_health()}
         self._failures: dict[str, int] = {}
+        self._claimed: set[str] = set()  # keys being produced by another feed's poll right now
 
     async def poll_all(self) -> list[FeedHealth]:
         """Poll every feed once, concurrently; the health of each, in feed order."""
@@ -126,12 +128,18 @@ class Crawler:
             return 0, 0, Parsed(), validators
         parsed = await asyncio.to_thread(parse_any, fetched.content, fetched.content_type, spec, self._clock())
         keys = {seen_key(item): item for item in parsed.items}
-        fresh = [keys[k] for k in self._seen.unseen(list(keys))]
-        if fresh and spec.full_text:
-            fresh = await self._with_articles(fresh)
-        if fresh:
-            await asyncio.to_thread(self._sink.send, fresh)
-            self._seen.remember([seen_key(i) for i in fresh], self._clock())
+        # check and claim without an await in between: two feeds listing one item produce it once
+        claimed = [k for k in self._seen.unseen(list(keys)) if k not in self._claimed]
+        self._claimed.update(claimed)
+        try:
+            fresh = [keys[k] for k in claimed]
+            if fresh and spec.full_text:
+                fresh = await self._with_articles(fresh)
+            if fresh:
+                await asyncio.to_thread(self._sink.send, fresh)
+                self._seen.remember(claimed, self._clock())
+        finally:
+            self._claimed.difference_update(claimed)
         log.info("feed %s: %d items, %d new", spec.name, len(parsed.items), len(fresh))
         return len(parsed.items), len(fresh), parsed, validators
 

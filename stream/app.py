@@ -13,7 +13,7 @@ import faust
 
 from finsentry import topics
 from finsentry.deadletter import RawRecord
-from finsentry.protocols import Classifier, DocumentStore
+from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
 from stream.process import BatchResult, process_batch
 
@@ -55,7 +55,13 @@ def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
     os._exit(EXIT_NOT_DURABLE)
 
 
-def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store: DocumentStore) -> faust.App:
+def create_app(
+    settings: Settings,
+    bootstrap: str,
+    classifier: Classifier,
+    store: DocumentStore,
+    stories: StoryIndex | None = None,
+) -> faust.App:
     """Build the Faust app with its one agent.
 
     Offsets: the agent takes events without acking (``noack_take``) and acks each only
@@ -94,7 +100,7 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
     async def handle(stream: Any, events: Sequence[Any]) -> None:
         raws = [_raw(e) for e in events]
         try:
-            result = await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries)
+            result = await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries, stories)
             await emit(scored_topic, dead_topic, result)
         except Exception as exc:  # noqa: BLE001 - whatever broke, this batch is not durable
             fail_stop(raws, exc)

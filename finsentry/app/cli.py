@@ -61,13 +61,14 @@ def up(
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Run one stream worker (Faust) in the consumer group."""
-    from finsentry.app.factory import make_classifier, make_store
+    from finsentry.app.factory import make_classifier, make_store, make_story_index
     from finsentry.app.ops import bootstrap_of
     from stream.worker import run_worker
 
     settings = _settings(ctx)
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
-    run_worker(settings, bootstrap_of(settings), make_classifier(settings), make_store(settings))
+    store, stories = make_store(settings), make_story_index(settings)
+    run_worker(settings, bootstrap_of(settings), make_classifier(settings), store, stories)
 
 
 def _parse_time(value: str | None) -> datetime | None:

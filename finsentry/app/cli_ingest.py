@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from ingest.producer import ItemSink
 
 ingest_app = typer.Typer(help="Put news on the raw topic: replay files, crawl feeds.", no_args_is_help=True)
-READY_LINE = "ingest: crawling"  # `finsentry up` waits for this line
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -123,6 +122,8 @@ async def _forever(crawler: Crawler) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from ingest.crawler import READY_LINE
+
     sys.stdout.write(f"{READY_LINE} {len(crawler.feeds)} feeds\n")
     sys.stdout.flush()
     try:

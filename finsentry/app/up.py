@@ -14,6 +14,7 @@ from finsentry.app.supervisor import Part, Supervisor
 from finsentry.broker import KafkaInspector, ensure_topics, noida_binary, wait_for_port
 from finsentry.errors import ConfigError
 from finsentry.settings import Settings
+from ingest.crawler import READY_LINE as CRAWLER_READY
 from ingest.replay import DEMO_FEED
 from models.serving import serve_model_argv
 from stream.worker import READY_MARKER
@@ -104,6 +105,8 @@ def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float
             sup.start(Part(name, [*me, "worker"], ready_marker=READY_MARKER, env=part_env))
         if demo:
             sup.start(Part("ingest", [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)], oneshot=True))
+        if settings.ingest.feeds is not None:  # crawling only when a feeds file is named
+            sup.start(Part("crawler", [*me, "ingest", "run"], ready_marker=CRAWLER_READY))
         sup.write("finsentry", "pipeline up; Ctrl-C stops it")
         sup.watch()
         return 0
