@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_ingest, cli_models
+from finsentry.app import cli_ingest, cli_models, cli_settings
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -19,6 +19,7 @@ from finsentry.settings import Settings
 app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.", no_args_is_help=True)
 app.add_typer(cli_ingest.ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_settings.settings_app, name="settings")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
