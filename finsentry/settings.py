@@ -129,7 +129,7 @@ class IngestSettings(BaseModel):
     max_redirects: int = Field(default=5, ge=0, le=20)
     robots: bool = True  # honour robots.txt
     max_articles_per_poll: int = Field(default=20, ge=0)  # full_text feeds: article pages fetched per poll
-    buffer_bytes: int = Field(default=16_777_216, ge=1_048_576)  # producer buffer; a full one slows the crawler
+    buffer_bytes: int = Field(default=16_777_216, ge=65_536)  # unacknowledged bytes; more waits for acks
 
 
 class RetrainSettings(BaseModel):

@@ -35,25 +35,27 @@ def _stamped(item: NewsItem) -> NewsItem:
 class KafkaSink:
     """kafka-python producer to ``news.raw``: acks=all, retries, a bounded buffer.
 
-    When the buffer is full ``send`` blocks (up to ``block_s``) instead of dropping: the crawler
-    slows down to the broker's pace. ``send`` returns after every record is acknowledged.
+    At most ``buffer_bytes`` of records are unacknowledged at a time: a full buffer is flushed
+    and acknowledged before more is sent, so the crawler slows to the broker's pace and nothing
+    is dropped. ``send`` returns after every record is acknowledged.
 
     Args:
         bootstrap: Kafka ``host:port``.
-        buffer_bytes: the producer's memory for unsent records.
-        block_s: how long a full buffer may block one send before the broker counts as down.
+        buffer_bytes: the most unacknowledged record bytes.
+        block_s: how long one flush may take before the broker counts as down.
 
     """
 
     def __init__(self, bootstrap: str, buffer_bytes: int = 16_777_216, block_s: float = 120.0) -> None:
         from kafka import KafkaProducer
 
+        self._buffer_bytes = buffer_bytes
+        self._block_s = block_s
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
             retries=10,
             linger_ms=10,
-            buffer_memory=buffer_bytes,
             max_block_ms=int(block_s * 1000),
             max_request_size=topics.MAX_MESSAGE_BYTES + 4096,
         )
@@ -66,15 +68,23 @@ class KafkaSink:
 
         """
         futures: list[Any] = []
+        pending = 0
         try:
             for item in items:
                 value = _stamped(item).to_json_bytes()
+                if pending + len(value) > self._buffer_bytes and futures:
+                    self._acknowledged(futures)  # back-pressure: wait before buffering more
+                    futures, pending = [], 0
                 futures.append(self._producer.send(topics.RAW, key=item.id.encode(), value=value))
-            self._producer.flush()
-            for future in futures:
-                future.get(timeout=30)
+                pending += len(value)
+            self._acknowledged(futures)
         except Exception as exc:  # any producer failure means "not durable"
             raise ServiceUnavailable(f"news.raw did not acknowledge {len(items)} items: {exc}") from exc
+
+    def _acknowledged(self, futures: list[Any]) -> None:
+        self._producer.flush(timeout=self._block_s)
+        for future in futures:
+            future.get(timeout=self._block_s)
 
     def close(self) -> None:
         """Flush and close the producer."""
