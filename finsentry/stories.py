@@ -97,10 +97,15 @@ def tokens(title: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def _common() -> frozenset[str]:
+def everyday_words() -> frozenset[str]:
+    """Lower-case words that financial headlines use as ordinary words (``data/common_words.txt``)."""
     lines = _COMMON_WORDS.read_text(encoding="utf-8").splitlines()
-    everyday = frozenset(_stem(w) for w in lines if w and not w.startswith("#"))
-    return everyday - _ALWAYS_NAMES
+    return frozenset(w for w in lines if w and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def _common() -> frozenset[str]:
+    return frozenset(_stem(w) for w in everyday_words()) - _ALWAYS_NAMES
 
 
 # institutions that headlines also spell in lower case ("fed up"), yet in news name one body

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from finsentry.schemas import extract_tickers
-from finsentry.stories import core_title
+from finsentry.stories import core_title, everyday_words
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -35,13 +35,16 @@ _CUES = _wordset(
     "investors investor analysts analyst dividend dividends results guidance sales ipo acquisition acquire "
     "acquires merger nyse nasdaq buyback downgrade downgrades upgrade upgrades valuation outlook forecast "
     "stake shareholders layoffs lawsuit antitrust regulators sec iphone deliveries recall subscribers "
-    "market-cap eps inc corp plc price-target deal chief executive billion million"
+    "market-cap eps price-target deal chief executive billion million coo exec executives "
+    "retailer warehouse union layoffs staff employees managers workers iphone ipad macbook app apps streaming "
+    "facebook instagram whatsapp aws alexa f-150 mustang evs lng refinery shoppers advertising chips court "
+    "sued suing fined tiktok hiring"
 )
 _MAX_WORDS = 4
 # trailing words that name the trade, not the company: "Ford Motor" is also "Ford"
 _GENERIC_TAIL = _wordset(
-    "Motor Motors Platforms Technologies Technology Systems Pharmaceuticals Therapeutics Brands Industries "
-    "Entertainment Communications Semiconductor Software Networks Airlines Laboratories Foods Stores Bancorp"
+    "Motor Motors Platforms Pharmaceuticals Therapeutics Semiconductor Software Technologies Technology Systems "
+    "Industries Brands Entertainment Communications Networks Laboratories"
 )
 _CORPORATE = _wordset("inc corp co plc ltd ag se sa nv llc group holdings")
 _BOUNDARY = (",", ".", ":", ";", "!", "?")
@@ -81,8 +84,10 @@ def _read_rules() -> tuple[dict[str, str], set[str], set[str]]:
 def _aliases(name: str) -> set[str]:
     bare = _SUFFIX.sub("", name).strip()
     out = {name.strip(), name.strip().rstrip("."), bare}
+    if bare.endswith(("'s", "’s")):  # "McDonald's" is looked up as "McDonald", like any possessive
+        out.add(bare[:-2])
     words = bare.split()
-    if len(words) == 2 and words[1] in _GENERIC_TAIL:
+    if len(words) == 2 and words[1] in _GENERIC_TAIL and words[0].lower() not in everyday_words():
         out.add(words[0])
     return out
 
@@ -103,6 +108,9 @@ def _names() -> _Names:
     # an alias two companies share is no evidence for either
     table = {alias: next(iter(t)) for alias, t in found.items() if len(t) == 1 and alias not in never}
     table.update(aliases)
+    # a one-word name that is also an everyday word ("Target", "Match") needs context
+    everyday = everyday_words()
+    ambiguous |= {a for a in table if " " not in a and a.lower() in everyday}
     return _Names(table, frozenset(ambiguous))
 
 
@@ -112,11 +120,25 @@ def _has_context(words: list[str], ticker: str, text: str) -> bool:
     return bool(lowered & _CUES) or f"${ticker}" in text
 
 
+def _title_case(raw: list[str]) -> bool:
+    letters = [w for w in raw if w[:1].isalpha()]
+    return bool(letters) and sum(w[:1].isupper() for w in letters) >= 0.7 * len(letters)
+
+
 def _inside_longer_name(raw: list[str], start: int, end: int) -> bool:
-    """A capitalised neighbour, not across punctuation: "Harrison Ford", "Apple Music"."""
+    """A capitalised neighbour, not across punctuation: "Harrison Ford", "Apple Music".
+
+    In Title Case or capitals every word has a capital: there only a name that opens the
+    headline (or a clause after a colon or dash) counts as standing alone.
+    """
+    if _title_case(raw):
+        return start > 0 and not raw[start - 1].endswith((":", "-", "|"))
     before = raw[start - 1] if start > 0 else ""
     after = raw[end] if end < len(raw) else ""
-    joined_before = before[:1].isupper() and not before.endswith(_BOUNDARY) and before.lower() not in _CUES
+    opener = start == 1 and before.lower() in everyday_words()  # "Why Apple ...", "How Ford ..."
+    joined_before = (
+        before[:1].isupper() and not before.endswith(_BOUNDARY) and before.lower() not in _CUES and not opener
+    )
     joined_after = (
         after[:1].isupper() and not raw[end - 1].endswith(_BOUNDARY) and _strip(after).lower() not in _CORPORATE
     )
