@@ -79,7 +79,7 @@ def build_item(entry: RawEntry, source: str, fetched_at: datetime) -> NewsItem |
         fetched_at=fetched_at,
         tickers=[m.ticker for m in mentions],
         ticker_relevance={m.ticker: m.relevance for m in mentions},
-        lang=detect_language(f"{title}. {body}"),
+        lang=detect_language(f"{title}. {body[:160]}"),
         time_estimated=estimated,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from finsentry.schemas import FeedHealth, ScoredDoc
@@ -78,8 +79,8 @@ class SqliteStoryIndex:
 
     Each document's signature (content words and MinHash band keys) is stored with its story id.
     A new document takes the story of the earliest stored copy whose words confirm the match
-    (:func:`finsentry.stories.same_story`), else starts its own. Lookup and insert run in one
-    ``BEGIN IMMEDIATE`` transaction, so two workers never both found a story for two copies.
+    (:func:`finsentry.stories.same_story`), else starts its own. A batch is looked up and written
+    in one ``BEGIN IMMEDIATE`` transaction, so two workers never both found a story for two copies.
 
     Args:
         db: the shared database.
@@ -91,45 +92,74 @@ class SqliteStoryIndex:
 
     def assign(self, docs: Sequence[ScoredDoc]) -> list[ScoredDoc]:
         """The same documents (same order) with ``story_id`` set to the earliest known copy's id."""
-        story: dict[str, str] = {}
         conn = self._db.conn
         with self._db.lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for doc in sorted(docs, key=lambda d: (d.event_time, d.id)):
-                    story[doc.id] = self._assign_one(doc)
+                story = self._assign_batch(docs)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
         return [d.model_copy(update={"story_id": story[d.id]}) for d in docs]
 
-    def _assign_one(self, doc: ScoredDoc) -> str:
+    def _assign_batch(self, docs: Sequence[ScoredDoc]) -> dict[str, str]:
+        story = self._known([d.id for d in docs])
+        todo = sorted((d for d in docs if d.id not in story), key=lambda d: (d.event_time, d.id))
+        sigs = {d.id: Signature.of(d.title or d.body[:300]) for d in todo}
+        by_band = self._candidates({b for sig in sigs.values() for b in sig.bands})
+        members, bands = [], []
+        for doc in todo:
+            sig, when = sigs[doc.id], doc.event_time.timestamp()
+            story[doc.id] = _earliest_match(sig, when, by_band) or doc.id
+            entry = _Member(doc.id, story[doc.id], when, sig.words)
+            for band in sig.bands:  # later documents of this batch see this one
+                by_band.setdefault(band, []).append(entry)
+            members.append((doc.id, story[doc.id], when, " ".join(sig.words)))
+            bands += [(b, doc.id) for b in sig.bands]
         conn = self._db.conn
-        row = conn.execute("SELECT story_id FROM story_members WHERE doc_id = ?", (doc.id,)).fetchone()
-        if row:  # a replay keeps the story it had
-            return str(row[0])
-        sig = Signature.of(doc.title or doc.body[:300])
-        when = doc.event_time.timestamp()
-        story_id = self._earliest_match(sig, when) or doc.id
-        conn.execute(
-            "INSERT INTO story_members (doc_id, story_id, event_time, words) VALUES (?, ?, ?, ?)",
-            (doc.id, story_id, when, " ".join(sig.words)),
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO story_bands (band, doc_id) VALUES (?, ?)", [(b, doc.id) for b in sig.bands]
-        )
-        return story_id
+        conn.executemany("INSERT INTO story_members (doc_id, story_id, event_time, words) VALUES (?, ?, ?, ?)", members)
+        conn.executemany("INSERT OR IGNORE INTO story_bands (band, doc_id) VALUES (?, ?)", bands)
+        return story
 
-    def _earliest_match(self, sig: Signature, when: float) -> str | None:
-        if not sig.bands:
-            return None
-        marks = ",".join("?" * len(sig.bands))
-        rows = self._db.conn.execute(
-            "SELECT DISTINCT m.doc_id, m.story_id, m.event_time, m.words FROM story_bands b "
-            f"JOIN story_members m ON m.doc_id = b.doc_id WHERE b.band IN ({marks}) "
-            "AND m.event_time BETWEEN ? AND ?",
-            [*sig.bands, when - WINDOW_S, when + WINDOW_S],
-        ).fetchall()
-        matches = [(t, d, s) for d, s, t, w in rows if same_story(sig.words, w.split())]
-        return min(matches)[2] if matches else None
+    def _known(self, ids: list[str]) -> dict[str, str]:
+        """Documents already assigned (a replay keeps the story it had)."""
+        known: dict[str, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i : i + _CHUNK]
+            rows = self._db.conn.execute(
+                f"SELECT doc_id, story_id FROM story_members WHERE doc_id IN ({','.join('?' * len(part))})", part
+            )
+            known.update((str(d), str(s)) for d, s in rows)
+        return known
+
+    def _candidates(self, bands: set[str]) -> dict[str, list[_Member]]:
+        out: dict[str, list[_Member]] = {}
+        ordered = sorted(bands)
+        for i in range(0, len(ordered), _CHUNK):
+            part = ordered[i : i + _CHUNK]
+            rows = self._db.conn.execute(
+                "SELECT b.band, m.doc_id, m.story_id, m.event_time, m.words FROM story_bands b "
+                f"JOIN story_members m ON m.doc_id = b.doc_id WHERE b.band IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for band, doc_id, story_id, when, words in rows:
+                out.setdefault(band, []).append(_Member(doc_id, story_id, when, tuple(words.split())))
+        return out
+
+
+def _earliest_match(sig: Signature, when: float, by_band: dict[str, list[_Member]]) -> str | None:
+    """The story of the earliest candidate that is a copy: candidates in time order, first match wins."""
+    cands = {c.doc_id: c for band in sig.bands for c in by_band.get(band, ()) if abs(c.when - when) <= WINDOW_S}
+    for cand in sorted(cands.values(), key=lambda c: (c.when, c.doc_id)):
+        if same_story(sig.words, cand.words):
+            return cand.story_id
+    return None
+
+
+@dataclass(frozen=True)
+class _Member:
+    doc_id: str
+    story_id: str
+    when: float
+    words: tuple[str, ...]
