@@ -46,6 +46,7 @@ class NewsItem(_Record):
     published_at: datetime | None = None
     fetched_at: datetime = Field(default_factory=utcnow)
     tickers: list[str] = Field(default_factory=list)
+    ticker_relevance: dict[str, str] = Field(default_factory=dict)  # ticker → "headline" | "body"
     lang: str | None = None  # ISO 639-1, set by the crawler's detector
     time_estimated: bool = False  # published time missing or in the future: the fetch time stands in
 

@@ -139,6 +139,14 @@ class IngestSettings(BaseModel):
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_interval_s: float = Field(default=1.0, ge=0)
     seen_ttl_days: float = Field(default=14.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)  # on 429, 5xx and network errors
+    backoff_s: float = Field(default=1.0, ge=0)  # first retry's delay; doubles, with jitter
+    max_backoff_s: float = Field(default=60.0, gt=0)  # a longer Retry-After skips this poll instead
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    robots: bool = True  # honour robots.txt
+    max_articles_per_poll: int = Field(default=20, ge=0)  # full_text feeds: article pages fetched per poll
+    buffer_bytes: int = Field(default=16_777_216, ge=65_536)  # unacknowledged bytes; more waits for acks
 
 
 class RetrainSettings(BaseModel):
