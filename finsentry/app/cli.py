@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_models
+from finsentry.app import cli_models, cli_retrain
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -24,6 +24,8 @@ app.add_typer(cli_models.models_app, name="models")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
+app.command()(cli_retrain.retrain)
+app.command()(cli_retrain.rescore)
 
 
 def _settings(ctx: typer.Context) -> Settings:

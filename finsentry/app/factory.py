@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore
+from finsentry.protocols import Classifier, DocumentStore, LabelStore
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,6 +48,25 @@ def make_store(settings: Settings) -> DocumentStore:
         ConfigError: unknown scheme.
     """
     return _pick(_STORES, settings.store.url, "store")(settings)
+
+
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {"sqlite": _sqlite_labels}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """The label store beside the documents named by ``settings.store.url``.
+
+    Raises:
+        ConfigError: no label store for that scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _local(settings: Settings) -> Classifier:

@@ -36,6 +36,17 @@ CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+_LABELS_V1 = """
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY,
+    doc_id TEXT,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
+    20: _LABELS_V1,
 }
