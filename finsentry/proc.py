@@ -1,4 +1,4 @@
-"""Process helpers every part may use (core: imports nothing of ours)."""
+"""Process utilities every part may use (core: imports nothing of ours)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ class KafkaSettings(BaseModel):
     bootstrap: str | None = None
     port: int = Field(default=19092, ge=1, le=65535)
     partitions: int = Field(default=4, ge=1, le=256)
+    replication: int = Field(default=1, ge=1, le=16)  # replicas per partition when topics are created
+    retention_hours: float = Field(default=168.0, gt=0)  # how long the cluster keeps records of each topic
     group: str = "finsentry-worker"
 
 
@@ -142,7 +144,8 @@ class MetricsSettings(BaseModel):
 
     model_config = _FROZEN
     enabled: bool = True
-    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port (finsentry up prints it)
+    address: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape it
+    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port (the process logs where)
 
 
 class Settings(BaseSettings):

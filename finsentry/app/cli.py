@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_models, cli_retrain
+from finsentry.app import cli_models, cli_retrain, cli_settings
 from finsentry.errors import FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings
@@ -21,6 +21,7 @@ app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.",
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_settings.settings_app, name="settings")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)

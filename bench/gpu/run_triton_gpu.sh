@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Run bench/triton_gpu.py on a lent GPU machine (docs/benchmarks.md, section "GPU").
+# Run bench/gpu/triton_gpu.py on a GPU host without internet (bench/gpu/README.md; results in
+# docs/benchmarks.md, section "GPU").
 #
-# That machine has torch, transformers, onnx and onnxruntime but none of PyTriton,
-# tritonclient or pydantic-settings, and nothing can be fetched there: the call carries them in
-# .gpu/, built here by bench/gpu_carry.sh. numpy 1.26.4 (PyTriton's pin; the image has 2.5)
-# does not fit in the same call: carry .gpu-numpy/ in a first call on the machine that runs
-#   bash bench/device_numpy.sh
-# and this script in the next call, while the machine is still warm (it stays 30 s).
-# Usage there: bash bench/device_triton_gpu.sh [bench/triton_gpu.py arguments]
+# A CUDA torch image (Python 3.12) has torch, transformers, onnx and onnxruntime but usually none
+# of PyTriton, tritonclient or pydantic-settings: they come from .gpu/, built on a machine with
+# PyPI access by bench/gpu/build_wheels.sh and copied with the repository. Run
+# bench/gpu/install_numpy.sh once before this script (numpy 1.26.4, PyTriton's pin).
+# Results: $OUT (default /tmp/out): gpu.txt (nvidia-smi), triton_gpu.json, stderr.log.
+# Usage (repository root): bash bench/gpu/run_triton_gpu.sh [bench/gpu/triton_gpu.py arguments]
 set -euo pipefail
 # Into the interpreter's own site-packages: tritonserver's Python backend stub does not see
 # PYTHONPATH, only the environment's site-packages.
@@ -26,13 +26,13 @@ if [ ! -e "$libdir/libpython3.12.so.1.0" ]; then
     found=$(find /usr /opt /root -name 'libpython3.12.so.1.0' 2>/dev/null | head -1 || true)
     [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found"):${LD_LIBRARY_PATH:-}"
 fi
-# A version carried in parts (bench/gpu_carry_version.sh, bench/device_stash.sh): rebuild it and
-# measure it instead of the current one.
-if [ -f /tmp/finsentry-carry/VERSION ]; then
+# A version packed in parts (bench/gpu/pack_version.sh, gathered by bench/gpu/stash_version.sh):
+# rebuild it and measure it instead of the current one.
+if [ -f /tmp/finsentry-version/VERSION ]; then
     mkdir -p var/models
-    cat /tmp/finsentry-carry/part-* | xz -d | tar xf - -C var/models
-    set -- --version "$(cat /tmp/finsentry-carry/VERSION)" "$@"
+    cat /tmp/finsentry-version/part-* | xz -d | tar xf - -C var/models
+    set -- --version "$(cat /tmp/finsentry-version/VERSION)" "$@"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee "$out/gpu.txt"
 python3 --version
-python3 bench/triton_gpu.py --out "$out/triton_gpu.json" "$@" 2> >(grep --line-buffered -v '^[IW][0-9]\{4\} ' | tee "$out/stderr.log" >&2)
+python3 bench/gpu/triton_gpu.py --out "$out/triton_gpu.json" "$@" 2> >(grep --line-buffered -v '^[IW][0-9]\{4\} ' | tee "$out/stderr.log" >&2)

@@ -12,7 +12,8 @@ Measures, for the current (or ``--version``) model on ``--device``:
   the real token lengths).
 
 Prints one JSON object on stdout (and writes it to ``--out``); progress goes to stderr.
-Usage: python bench/triton_gpu.py [--device cuda] [--serve 1:float16,2:float16] [--seconds 8]
+On a GPU host without internet, run it through ``bench/gpu/run_triton_gpu.sh`` (bench/gpu/README.md).
+Usage: python bench/gpu/triton_gpu.py [--device cuda] [--serve 1:float16,2:float16] [--seconds 8]
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# bench/common.py sits one folder up: `python bench/gpu/triton_gpu.py` puts only bench/gpu/ on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from common import encoder_flops, free_port, single_doc_latencies_ms

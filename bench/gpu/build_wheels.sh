@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Build the git-ignored folders that bench/device_triton_gpu.sh needs on a lent GPU machine:
-#   .gpu/        cp312 wheels of what the machine lacks, and PyTriton re-packed (below)
-#   .gpu-numpy/  numpy 1.26.4 for cp312 (PyTriton's pin), for a second call on the warm machine
-# PyTriton's wheel (55 MB) with the repository is over the 64 MiB a call may carry: it is
-# unpacked, cut to the Python 3.12 backend stub and re-compressed with xz (~25 MB).
+# Build, on a machine with PyPI access, the git-ignored folders that bench/gpu/run_triton_gpu.sh
+# installs on a GPU host without internet (bench/gpu/README.md):
+#   .gpu/        cp312 wheels of what a CUDA torch image usually lacks (PyTriton, tritonclient,
+#                pydantic-settings and their dependencies), PyTriton re-packed (below)
+#   .gpu-numpy/  numpy 1.26.4 for cp312 (PyTriton's pin), installed by bench/gpu/install_numpy.sh
+# PyTriton's wheel is 55 MB; it is unpacked, cut to the Python 3.12 backend stub and
+# re-compressed with xz (~25 MB), so that .gpu/ and the repository fit a 64 MiB transfer.
+# Usage (repository root): bash bench/gpu/build_wheels.sh   (PYTHON=... to use another interpreter)
 set -euo pipefail
 py=${PYTHON:-.venv/bin/python}
 plat=(--platform manylinux_2_35_x86_64 --platform manylinux_2_31_x86_64 --platform manylinux_2_28_x86_64

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Pack a registry version that is not in git (e.g. the accurate tier, 110 MB) for a lent GPU
-# machine, whose calls carry at most 64 MiB with the working tree: the version's serving files
-# (model.onnx, meta.json, card.md, tokenizer/, encoder.json; not weights.pt) are tarred, xz'd and
-# split into .gpu-v1/, .gpu-v2/, ... of 32 MB each. Carry each in its own call running
-#   bash bench/device_stash.sh
-# (which keeps the part outside the working tree), then bench/device_triton_gpu.sh rebuilds the
-# version under var/models before it measures.
-# Usage: bash bench/gpu_carry_version.sh VERSION
+# Pack a registry version that is not in git (e.g. the accurate tier, 110 MB) for a GPU host
+# without internet (bench/gpu/README.md): the version's serving files (model.onnx, meta.json,
+# card.md, tokenizer/, encoder.json; not weights.pt) are tarred, xz'd and split into 32 MB parts
+# in .gpu-v1/, .gpu-v2/, ..., so that each part with the repository fits a 64 MiB transfer. On
+# the GPU host bench/gpu/stash_version.sh gathers the parts, and bench/gpu/run_triton_gpu.sh
+# rebuilds the version under var/models and measures it instead of the current one.
+# Usage (repository root): bash bench/gpu/pack_version.sh VERSION
 set -euo pipefail
-version=${1:?usage: gpu_carry_version.sh VERSION}
+version=${1:?usage: pack_version.sh VERSION}
 py=${PYTHON:-.venv/bin/python}
 src=var/models/$version
 [ -f "$src/model.onnx" ] || { echo "no $src/model.onnx" >&2; exit 2; }
@@ -16,7 +15,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/$version"
 cp -r "$src/model.onnx" "$src/meta.json" "$src/card.md" "$src/tokenizer" "$stage/$version/"
-# Versions trained before encoder.json existed: write it from their base, which the GPU machine
+# Versions trained before encoder.json existed: write it from their base, which the GPU host
 # does not have.
 "$py" - "$src" "$stage/$version" <<'PY'
 import json, sys
