@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finsentry.errors import ConfigError
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 Precision = Literal["int8", "fp32"]  # arithmetic of the ONNX scorer (models/onnx_scorer.py)
@@ -43,6 +47,10 @@ class StoreSettings(BaseModel):
     index_prefix: str = Field(default="finsentry", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     retention_months: int = Field(default=0, ge=0)  # 0 keeps everything; `finsentry index prune` applies it
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Elasticsearch: how long refusals for load (429/503) or a lost connection are retried before a
+    # write fails (the worker then stops with 75 and replays); documents above max_doc_bytes are refused.
+    retry_seconds: float = Field(default=60.0, gt=0)
+    max_doc_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
 class ModelSettings(BaseModel):
@@ -76,6 +84,9 @@ class WorkerSettings(BaseModel):
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     write_retries: int = Field(default=5, ge=0)
+    # A batch that failed this many times in a row (counted across restarts) is processed one record
+    # at a time, and a record that still fails alone is dead-lettered (stream/poison.py).
+    split_after_failures: int = Field(default=3, ge=1)
 
 
 class AlertSettings(BaseModel):
@@ -195,3 +206,46 @@ class Settings(BaseSettings):
 
     def _replace(self, section: str, **update: object) -> None:
         object.__setattr__(self, section, getattr(self, section).model_copy(update=update))
+
+
+ENV_PREFIX = "FINSENTRY_"
+# Variables in our namespace that other tools read, not Settings: docker-compose's image tag
+# (deploy/.env.example) and the fault suite's report folder (tests/faults).
+OTHER_VARIABLES = frozenset({"FINSENTRY_IMAGE_TAG", "FINSENTRY_FAULT_REPORT"})
+
+
+def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:
+    """Every variable name that sets a field of ``model``, groups and their fields alike."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        var = f"{prefix}{name.upper()}"
+        names.add(var)
+        for kind in get_args(info.annotation) or (info.annotation,):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                names |= setting_variables(kind, f"{var}__")
+    return names
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``FINSENTRY_*`` variables that name no setting, suggesting the closest one.
+
+    Settings ignores a variable whose group is unknown (``FINSENTRY_STORE_URL``,
+    ``FINSENTRY_STOR__URL``): the user would silently run with the default instead.
+
+    Raises:
+        ConfigError: one line per unknown variable, with the closest valid name.
+
+    """
+    valid = setting_variables()
+    # Compared without the shared prefix, which would make every name look alike.
+    tails = sorted(v.removeprefix(ENV_PREFIX) for v in valid)
+    lines = []
+    for var in sorted(environ):
+        name = var.upper()  # Settings reads variables case-insensitively
+        if not name.startswith(ENV_PREFIX) or name in valid or name in OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), tails, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has a similar name"
+        lines.append(f"{var} names no setting; {hint}")
+    if lines:
+        raise ConfigError("\n".join(lines))

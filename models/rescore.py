@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class RescoreProgress:
     version: str
     since: str
     after: str | None = None
+    ties: list[str] = field(default_factory=list)  # ids walked at the cursor's time
     scored: int = 0
     skipped: int = 0
     rejected: int = 0
@@ -76,31 +77,40 @@ def _key(cursor: str) -> tuple[int, str]:
     return int(micros), doc_id
 
 
-def _past(doc: ScoredDoc, cursor: str | None) -> bool:
-    """Is ``doc`` after ``cursor`` in newest-first (time desc, id asc) order?"""
-    if cursor is None:
-        return True
-    (t, i), (tc, ic) = _key(cursor_of(doc)), _key(cursor)
-    return t < tc or (t == tc and i > ic)
+def _time(doc: ScoredDoc) -> int:
+    return _key(cursor_of(doc))[0]
 
 
-def next_page(store: DocumentStore, since: datetime, cursor: str | None, size: int) -> tuple[list[ScoredDoc], bool]:
+def next_page(
+    store: DocumentStore, since: datetime, cursor: str | None, ties: Sequence[str], size: int
+) -> tuple[list[ScoredDoc], bool]:
     """The next documents after ``cursor``, and whether more may follow.
 
-    ``until`` bounds the page as well as ``after``, and the page is filtered here, so the
-    walk stays exact with a store that pages by time only.
+    ``ties`` are the ids already walked at the cursor's time. ``until`` bounds the page as
+    well as ``after``, and the page is filtered here, so the walk stays exact with a store
+    that pages by time only, whichever way it orders documents of equal time.
 
     Raises:
         ModelError: more than ``size`` documents share one time and the store ignores the cursor.
     """
-    until = None
+    until, done = None, set(ties)
     if cursor is not None:
         until = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=_key(cursor)[0] + 1)
     page = store.search(SearchQuery(since=since, until=until, after=cursor, limit=size))
-    fresh = [d for d in page if _past(d, cursor)]
+    last = _key(cursor)[0] if cursor is not None else None
+    fresh = [d for d in page if last is None or _time(d) < last or (_time(d) == last and d.id not in done)]
     if not fresh and len(page) == size:
         raise ModelError(f"the document store ignores the search cursor and {size}+ documents share one time")
     return fresh, len(page) == size
+
+
+def _advance(state: RescoreProgress, page: Sequence[ScoredDoc]) -> None:
+    """Move the cursor past ``page``, remembering the ids walked at its time."""
+    before = _key(state.after)[0] if state.after else None
+    state.after = cursor_of(page[-1])
+    now = _time(page[-1])
+    walked = [d.id for d in page if _time(d) == now]
+    state.ties = [*state.ties, *walked] if before == now else walked
 
 
 def rescored_copy(doc: ScoredDoc, version: str, scores: Rescore) -> ScoredDoc:
@@ -141,7 +151,7 @@ def rescore(
     started = time.monotonic()
     more = True
     while more:
-        page, more = next_page(store, since, state.after, page_size)
+        page, more = next_page(store, since, state.after, state.ties, page_size)
         if not page:
             break
         todo = [d for d in page if _needs(d, scorer.version)]
@@ -153,7 +163,7 @@ def rescore(
         state.scored += len(todo)
         state.skipped += len(page) - len(todo)
         state.this_run += len(todo)
-        state.after = cursor_of(page[-1])
+        _advance(state, page)
         _save(checkpoint, state)  # after the write is durable: a restart re-reads at most nothing
         bar.update(len(page))
     state.done, state.seconds = True, round(time.monotonic() - started, 2)

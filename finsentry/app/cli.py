@@ -12,16 +12,17 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_models, cli_retrain, cli_settings
-from finsentry.errors import FinsentryError
+from finsentry.app import cli_index, cli_models, cli_retrain, cli_settings
+from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
-from finsentry.settings import Settings
+from finsentry.settings import Settings, check_environment
 
 app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
 app.add_typer(cli_settings.settings_app, name="settings")
+app.add_typer(cli_index.index_app, name="index")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
@@ -42,8 +43,9 @@ def _echo_json(obj: Any) -> None:
 def main(ctx: typer.Context) -> None:
     """Build the one Settings object from FINSENTRY_* variables."""
     try:
+        check_environment(os.environ)
         settings = Settings()
-    except ValidationError as exc:
+    except (ConfigError, ValidationError) as exc:
         sys.stderr.write(f"finsentry: bad configuration:\n{exc}\n")
         raise typer.Exit(2) from None
     setup_logging(settings.log_level)
@@ -179,6 +181,8 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 
     settings = _settings(ctx)
     out = ops.stats(make_store(settings), settings)
+    if out.get("kafka_error"):
+        sys.stderr.write(f"finsentry: {ops.broker_down(settings, out['kafka_error'])}\n")
     if as_json:
         _echo_json(out)
         return
@@ -202,7 +206,9 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         out["kafka"] = ops.kafka_counts(settings)
         out["broker"] = "up"
     except Exception as exc:  # noqa: BLE001 - "down" is the answer, not a crash
-        out["broker"] = f"down ({exc})"
+        out["broker"] = "down"
+        out["broker_error"] = str(exc)
+        sys.stderr.write(f"finsentry: {ops.broker_down(settings, exc)}\n")
     if as_json:
         _echo_json(out)
         return

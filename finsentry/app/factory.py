@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore, LabelStore
+from finsentry.protocols import Classifier, DocumentStore, LabelStore, ManagedStore
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,21 @@ def _sqlite(settings: Settings) -> DocumentStore:
     return SqliteStore(sqlite_path(settings.store.url))
 
 
-_STORES: dict[str, Callable[[Settings], DocumentStore]] = {"sqlite": _sqlite}
+def _elasticsearch(settings: Settings) -> DocumentStore:
+    from finsentry.store.elasticsearch import ElasticsearchStore
+    from finsentry.store.es import make_es_client
+
+    s = settings.store
+    return ElasticsearchStore(
+        make_es_client(s), s.index_prefix, url=s.url, retry_seconds=s.retry_seconds, max_doc_bytes=s.max_doc_bytes
+    )
+
+
+_STORES: dict[str, Callable[[Settings], DocumentStore]] = {
+    "sqlite": _sqlite,
+    "http": _elasticsearch,
+    "https": _elasticsearch,
+}
 
 
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
@@ -41,13 +55,26 @@ def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Cal
     return table[scheme]
 
 
-def make_store(settings: Settings) -> DocumentStore:
-    """The document store named by ``settings.store.url``.
+def make_store(settings: Settings) -> ManagedStore:
+    """The document store named by ``settings.store.url``, its indices created when missing.
 
     Raises:
-        ConfigError: unknown scheme.
+        ConfigError: unknown scheme, or an existing index whose mapping is incompatible.
+        ServiceUnavailable: the store did not answer (the message names its URL).
     """
-    return _pick(_STORES, settings.store.url, "store")(settings)
+    store = cast(ManagedStore, _pick(_STORES, settings.store.url, "store")(settings))
+    store.ensure()
+    return store
+
+
+def make_store_at(settings: Settings, url: str) -> ManagedStore:
+    """The document store at ``url`` with the rest of ``settings.store`` (``finsentry index reindex``).
+
+    A relative ``sqlite:///`` path is under ``FINSENTRY_HOME``, as in the settings.
+    """
+    if urlsplit(url).scheme == "sqlite" and not sqlite_path(url).is_absolute():
+        url = f"sqlite:///{settings.home / sqlite_path(url)}"
+    return make_store(settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})}))
 
 
 def _sqlite_labels(settings: Settings) -> LabelStore:

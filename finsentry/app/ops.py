@@ -16,10 +16,22 @@ def bootstrap_of(settings: Settings) -> str:
     return settings.kafka.bootstrap or f"127.0.0.1:{settings.kafka.port}"
 
 
-def kafka_counts(settings: Settings) -> dict[str, Any]:
-    """Records per topic, consumer lag and dead letters, read from the broker."""
+def broker_down(settings: Settings, error: object) -> str:
+    """One line for a person: the broker does not answer, and what to do about it."""
+    if settings.kafka.bootstrap:
+        return f"the Kafka broker is down ({error}); check FINSENTRY_KAFKA__BOOTSTRAP"
+    return f"the broker is down ({error}); start the pipeline with `finsentry up`"
+
+
+def kafka_counts(settings: Settings, timeout: float = 5.0) -> dict[str, Any]:
+    """Records per topic, consumer lag and dead letters, read from the broker.
+
+    Raises:
+        ServiceUnavailable: no broker answers (found out at once by a TCP connect).
+
+    """
     bootstrap = bootstrap_of(settings)
-    kafka = KafkaInspector(bootstrap)
+    kafka = KafkaInspector(bootstrap, timeout)
     try:
         ends = {t: kafka.total(t) for t in topics.ALL}
         return {

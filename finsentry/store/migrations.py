@@ -36,6 +36,50 @@ CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# v2: event time in microseconds (the pagination cursor's unit), story and signed score as columns,
+# one row per (document, ticker), and a stemming full-text index (porter: the same rule as the
+# Elasticsearch ``english`` analyzer). Backfilled from ``payload``; the v1 text index is replaced.
+_DOCS_V2 = """
+ALTER TABLE docs ADD COLUMN event_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE docs ADD COLUMN story_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE docs ADD COLUMN signed_score REAL NOT NULL DEFAULT 0.0;
+UPDATE docs SET
+    event_us = CAST(round(published * 1000000) AS INTEGER),
+    story_id = COALESCE(NULLIF(json_extract(payload, '$.story_id'), ''), id),
+    signed_score = COALESCE(json_extract(payload, '$.signed_score'), 0.0);
+CREATE INDEX IF NOT EXISTS docs_event ON docs(event_us, id);
+CREATE INDEX IF NOT EXISTS docs_story ON docs(story_id);
+CREATE TABLE IF NOT EXISTS doc_tickers (
+    doc_id TEXT NOT NULL,
+    ticker TEXT NOT NULL,
+    PRIMARY KEY (doc_id, ticker)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_tickers_ticker ON doc_tickers(ticker, doc_id);
+INSERT OR IGNORE INTO doc_tickers SELECT docs.id, json_each.value FROM docs, json_each(docs.tickers);
+DROP TRIGGER IF EXISTS docs_ai;
+DROP TRIGGER IF EXISTS docs_ad;
+DROP TRIGGER IF EXISTS docs_au;
+DROP TABLE IF EXISTS docs_fts;
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_text USING fts5(
+    title, body, content='docs', content_rowid='rowid', tokenize='porter unicode61'
+);
+INSERT INTO docs_text(docs_text) VALUES ('rebuild');
+CREATE TRIGGER IF NOT EXISTS docs_v2_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT OR IGNORE INTO doc_tickers SELECT new.id, value FROM json_each(new.tickers);
+END;
+CREATE TRIGGER IF NOT EXISTS docs_v2_ad AFTER DELETE ON docs BEGIN
+    INSERT INTO docs_text(docs_text, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    DELETE FROM doc_tickers WHERE doc_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_text(docs_text, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO docs_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    DELETE FROM doc_tickers WHERE doc_id = old.id;
+    INSERT OR IGNORE INTO doc_tickers SELECT new.id, value FROM json_each(new.tickers);
+END;
+"""
+
 _LABELS_V1 = """
 CREATE TABLE IF NOT EXISTS labels (
     id TEXT PRIMARY KEY,
@@ -48,5 +92,6 @@ CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
 
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
+    2: _DOCS_V2,
     20: _LABELS_V1,
 }

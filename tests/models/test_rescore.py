@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from finsentry.protocols import SearchQuery
+from finsentry.schemas import ScoredDoc
 from finsentry.store.sqlite import SqliteStore
 from models.onnx_scorer import HeadScores, OnnxScorer
 from models.registry import ModelRegistry
@@ -61,6 +62,27 @@ def test_every_document_is_scored_once_across_pages_that_split_ties_in_time(scor
     got = store.get(docs[0].id)
     assert got is not None and got.model_version == "old-model" and got.sentiment == "neutral"
     assert got.rescored[scorer.version].sentiment in {"negative", "neutral", "positive"}
+
+
+class TimeOnlyPaging:
+    """The real store, with the search cursor dropped: a store that pages by time only."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+
+    def search(self, query: SearchQuery) -> list[ScoredDoc]:
+        return self.inner.search(query.model_copy(update={"after": None}))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_walk_stays_exact_with_a_store_that_ignores_the_cursor(scorer: OnnxScorer, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "docs.db")
+    store.upsert(stored_docs(31))
+    counting = CountingScorer(scorer)
+    state = rescore(TimeOnlyPaging(store), counting, SINCE, tmp_path / "cp.json", page_size=4, progress=False)
+    assert state.scored == 31 and set(counting.seen.values()) == {1}
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
