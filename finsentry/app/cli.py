@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_alerts, cli_index, cli_ingest, cli_models, cli_settings
+from finsentry.app import cli_alerts, cli_index, cli_ingest, cli_models, cli_retrain, cli_settings
 from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings, check_environment
@@ -27,6 +27,8 @@ app.add_typer(cli_index.index_app, name="index")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
+app.command()(cli_retrain.retrain)
+app.command()(cli_retrain.rescore)
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -15,6 +15,7 @@ from finsentry.protocols import (
     DeliveryStore,
     DocumentStore,
     FeedHealthStore,
+    LabelStore,
     ManagedStore,
     SeenItems,
     StoryIndex,
@@ -95,6 +96,25 @@ def make_store_at(settings: Settings, url: str) -> ManagedStore:
     if urlsplit(url).scheme == "sqlite" and not sqlite_path(url).is_absolute():
         url = f"sqlite:///{settings.home / sqlite_path(url)}"
     return make_store(settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})}))
+
+
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {"sqlite": _sqlite_labels}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """The label store beside the documents named by ``settings.store.url``.
+
+    Raises:
+        ConfigError: no label store for that scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _local(settings: Settings) -> Classifier:

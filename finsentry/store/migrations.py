@@ -136,10 +136,21 @@ CREATE TABLE IF NOT EXISTS story_bands (
 ) WITHOUT ROWID;
 """
 
+_LABELS_V1 = """
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY,
+    doc_id TEXT,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
     10: _ALERTS_V1,
+    20: _LABELS_V1,
     30: _FEED_HEALTH_V30,
     31: _SEEN_ITEMS_V31,
     32: _STORIES_V32,
