@@ -80,6 +80,11 @@ CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# v3: a covering index for time-window aggregations (trend, top keys): no table lookups per row.
+_DOCS_V3 = """
+CREATE INDEX IF NOT EXISTS docs_window ON docs(event_us, topic, source, sentiment, story_id, signed_score);
+"""
+
 _ALERTS_V1 = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -149,6 +154,7 @@ CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
+    3: _DOCS_V3,
     10: _ALERTS_V1,
     20: _LABELS_V1,
     30: _FEED_HEALTH_V30,
