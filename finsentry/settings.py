@@ -126,6 +126,10 @@ class DashboardSettings(BaseModel):
     port: int = Field(default=8501, ge=1, le=65535)
     password: SecretStr | None = None  # required when bound beyond localhost and no OIDC is configured
     refresh_s: float = Field(default=5.0, gt=0)
+    # Streamlit's OIDC login (st.login) is configured in .streamlit/secrets.toml [auth]; when true it is
+    # the login used beyond localhost, else the password.
+    oidc: bool = False
+    enabled: bool = True  # `finsentry up` runs it
 
 
 class IngestSettings(BaseModel):

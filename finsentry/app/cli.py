@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_alerts, cli_index, cli_ingest, cli_models, cli_retrain, cli_settings
+from finsentry.app import cli_alerts, cli_dashboard, cli_index, cli_ingest, cli_models, cli_retrain, cli_settings
 from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings, check_environment
@@ -29,6 +29,8 @@ app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
 app.command()(cli_retrain.retrain)
 app.command()(cli_retrain.rescore)
+app.add_typer(cli_dashboard.labels_app, name="labels")
+app.command()(cli_dashboard.dashboard)
 
 
 def _settings(ctx: typer.Context) -> Settings:

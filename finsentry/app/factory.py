@@ -69,6 +69,36 @@ _STORES: dict[str, Callable[[Settings], DocumentStore]] = {
 }
 
 
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+def _es_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_labels import ElasticsearchLabelStore
+
+    return ElasticsearchLabelStore(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {
+    "sqlite": _sqlite_labels,
+    "http": _es_labels,
+    "https": _es_labels,
+}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
+
+
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
     scheme = urlsplit(url).scheme
     if scheme not in table:  # look up first: a KeyError inside a backend is not "unknown scheme"
@@ -96,25 +126,6 @@ def make_store_at(settings: Settings, url: str) -> ManagedStore:
     if urlsplit(url).scheme == "sqlite" and not sqlite_path(url).is_absolute():
         url = f"sqlite:///{settings.home / sqlite_path(url)}"
     return make_store(settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})}))
-
-
-def _sqlite_labels(settings: Settings) -> LabelStore:
-    from finsentry.store.sqlite_labels import SqliteLabelStore
-    from finsentry.store.sqlitedb import SqliteDatabase
-
-    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
-
-
-_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {"sqlite": _sqlite_labels}
-
-
-def make_label_store(settings: Settings) -> LabelStore:
-    """The label store beside the documents named by ``settings.store.url``.
-
-    Raises:
-        ConfigError: no label store for that scheme.
-    """
-    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _local(settings: Settings) -> Classifier:

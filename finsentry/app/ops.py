@@ -80,3 +80,28 @@ def stats(store: DocumentStore, settings: Settings, with_kafka: bool = True) -> 
             out["dead_letters"] = None
             out["kafka_error"] = str(exc)
     return out
+
+
+def dead_letters_by_stage(settings: Settings, idle_ms: int = 500) -> dict[str, int]:
+    """Dead letters per stage (parse, score, store, ...), read from the dead-letter topic."""
+    from finsentry.broker import read_dead_letters
+
+    return dict(Counter(d.stage for d in read_dead_letters(bootstrap_of(settings), idle_ms)))
+
+
+def model_info(settings: Settings) -> dict[str, Any]:
+    """The current version's name, weighted F1 per head, and its model card (empty when none)."""
+    from finsentry.errors import ModelError
+    from models.registry import HEADS, ModelRegistry
+
+    try:
+        current = ModelRegistry(settings.model.registry).current()
+    except ModelError:
+        return {"version": None, "metrics": {}, "card": ""}
+    metrics = {head: current.f1(head) for head in HEADS if head in current.meta.get("metrics", {})}
+    card = current.path / "card.md"
+    return {
+        "version": current.name,
+        "metrics": metrics,
+        "card": card.read_text(encoding="utf-8") if card.is_file() else "",
+    }

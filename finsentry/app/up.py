@@ -39,6 +39,23 @@ def _model_part(settings: Settings) -> Part:
     return Part("model", argv, ready_marker="serving finsentry", ready_check=lambda: port_open(grpc), env=env)
 
 
+def _dashboard_ready(port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _dashboard_part(settings: Settings) -> Part:
+    """Streamlit on the dashboard's port; ready when its health endpoint answers."""
+    from finsentry.app.cli_dashboard import streamlit_argv
+
+    port = settings.dashboard.port
+    return Part("dashboard", streamlit_argv(settings), ready_check=lambda: _dashboard_ready(port))
+
+
 def _broker_part(settings: Settings) -> Part:
     port = settings.kafka.port
     return Part("broker", noida_argv(Path(settings.home) / "broker", port), ready_check=lambda: port_open(port))
@@ -119,6 +136,8 @@ class StatusLine:
             return self._gate(("unavailable", str(exc)), f"unavailable: {exc}", now)
         raw, scored, lag, dead = counts
         totals = f"raw {raw} | scored {scored} | lag {lag} | dead letters {dead}"
+        if self._settings.dashboard.enabled:
+            totals += f" | dashboard {self._settings.dashboard.url}"
         last, self._last = self._last, (now, counts)
         if last is None:
             return self._gate(counts, totals, now)
@@ -152,6 +171,9 @@ def _start_parts(sup: Supervisor, settings: Settings, demo: bool, demo_rate: flo
         sup.start(Part("ingest", argv, oneshot=True))
     if settings.ingest.feeds is not None:  # crawling only when a feeds file is named
         sup.start(Part("crawler", [*me, "ingest", "run"], ready_marker=CRAWLER_READY))
+    if settings.dashboard.enabled:  # after the feed: documents flow while Streamlit starts
+        sup.start(_dashboard_part(settings), timeout=60)
+        sup.write("finsentry", f"dashboard on {settings.dashboard.url}")
 
 
 def run_up(settings: Settings, env: dict[str, str], demo: bool, demo_rate: float) -> int:

@@ -36,6 +36,18 @@ CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# Analysts' corrections: append-only, one row per correction; export picks each document's latest.
+_LABELS_V1 = """
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY,
+    doc_id TEXT,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
+CREATE INDEX IF NOT EXISTS labels_doc ON labels(doc_id, created);
+"""
+
 # v2: event time in microseconds (the pagination cursor's unit), story and signed score as columns,
 # one row per (document, ticker), and a stemming full-text index (porter: the same rule as the
 # Elasticsearch ``english`` analyzer). Backfilled from ``payload``; the v1 text index is replaced.
@@ -139,16 +151,6 @@ CREATE TABLE IF NOT EXISTS story_bands (
     doc_id TEXT NOT NULL,
     PRIMARY KEY (band, doc_id)
 ) WITHOUT ROWID;
-"""
-
-_LABELS_V1 = """
-CREATE TABLE IF NOT EXISTS labels (
-    id TEXT PRIMARY KEY,
-    doc_id TEXT,
-    created REAL NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
 """
 
 MIGRATIONS: dict[int, str] = {

@@ -1,4 +1,4 @@
-"""SQLite label store: analysts' corrections and imported labels (schema: migration 20)."""
+"""Analysts' corrections in SQLite (table ``labels``, migration 20), next to the documents."""
 
 from __future__ import annotations
 
@@ -7,34 +7,33 @@ from datetime import datetime
 from finsentry.schemas import Label
 from finsentry.store.sqlitedb import SqliteDatabase
 
-_PUT = """
-INSERT INTO labels (id, doc_id, created, payload) VALUES (?, ?, ?, ?)
-ON CONFLICT(id) DO UPDATE SET doc_id=excluded.doc_id, created=excluded.created, payload=excluded.payload
-"""
-
 
 class SqliteLabelStore:
-    """Labels in the shared SQLite file; ``add_label`` is an idempotent upsert by label id.
+    """LabelStore on the shared SQLite database; an add with a known id replaces that label.
 
     Args:
-        db: the shared database (its migrations create the ``labels`` table).
+        db: the database shared by every record kind's SQLite store.
 
     """
 
     def __init__(self, db: SqliteDatabase) -> None:
-        self._db = db
+        self.database = db
 
     def add_label(self, label: Label) -> None:
-        """Store one label; durable when this returns."""
+        """Store one label; committed (synchronous=FULL) when this returns."""
         row = (label.id, label.doc_id, label.created_at.timestamp(), label.model_dump_json(by_alias=True))
-        with self._db.lock, self._db.conn:
-            self._db.conn.execute(_PUT, row)
+        with self.database.lock, self.database.conn as conn:
+            conn.execute("INSERT OR REPLACE INTO labels (id, doc_id, created, payload) VALUES (?, ?, ?, ?)", row)
 
     def labels(self, since: datetime | None = None) -> list[Label]:
         """Labels created at or after ``since``, oldest first (ties by id)."""
         start = since.timestamp() if since else float("-inf")
-        with self._db.lock:
-            rows = self._db.conn.execute(
+        with self.database.lock:
+            rows = self.database.conn.execute(
                 "SELECT payload FROM labels WHERE created >= ? ORDER BY created, id", (start,)
             ).fetchall()
         return [Label.model_validate_json(r[0]) for r in rows]
+
+    def close(self) -> None:
+        """Close the shared connection."""
+        self.database.close()

@@ -62,6 +62,7 @@ def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> None:
     home = tmp_path / "fs-home"
+    dash = free_port()
     env = {
         **os.environ,
         "FINSENTRY_HOME": str(home),
@@ -70,6 +71,8 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
         "FINSENTRY_STATUS_EVERY": "1",
         "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
         "PYTHONUNBUFFERED": "1",
+        "FINSENTRY_DASHBOARD__PORT": str(dash),
+        "FINSENTRY_DASHBOARD__URL": f"http://127.0.0.1:{dash}",
     }
     log = tmp_path / "up.log"
     proc = _up(env, log)
@@ -94,7 +97,8 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     assert proc.wait(60) == 0
     wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")
     text = log.read_text()
-    for part in ("broker ready", "worker-1 ready", "status    | in", "worker-1 stopped", "broker stopped"):
+    expected = ("broker ready", "worker-1 ready", "status    | in", "worker-1 stopped", "broker stopped")
+    for part in (*expected, "dashboard ready", f"| dashboard http://127.0.0.1:{dash}", "dashboard stopped"):
         assert part in text, part
     before = {d["id"] for d in docs}
 
