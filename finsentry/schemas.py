@@ -174,6 +174,7 @@ class Alert(_Record):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+    repeats: int = 0  # repeat notifications due so far (one per repeat interval since the first window)
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -191,6 +192,7 @@ class Subscriber(_Record):
     active: bool = True
     disabled_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    previous_until: datetime | None = None  # after a rotation, older secrets sign until then
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

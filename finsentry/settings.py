@@ -80,7 +80,8 @@ class WorkerSettings(BaseModel):
     model_config = _FROZEN
     count: int = Field(default=1, ge=1, le=64)
     batch_size: int = Field(default=64, ge=1, le=4096)
-    batch_within: float = Field(default=0.5, gt=0)
+    # Longest wait for a batch to fill: at full load batches fill first; at low load this bounds latency.
+    batch_within: float = Field(default=0.1, gt=0)
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     write_retries: int = Field(default=5, ge=0)
@@ -98,6 +99,9 @@ class AlertSettings(BaseModel):
     repeat_interval_s: float = Field(default=3600.0, gt=0)  # a firing alert is re-sent this often
     resolve_after_windows: int = Field(default=2, ge=1)  # flap control: quiet windows before resolving
     group_wait_s: float = Field(default=2.0, ge=0)  # alerts on many keys within this go out as one notification
+    group: str = "finsentry-alerts"  # the detector's consumer group on news.scored
+    instance_id: str | None = None  # static group membership: a restarted detector takes its slot at once
+    lookback_windows: int = Field(default=12, ge=1, le=1000)  # how far back an incident's first window is sought
 
 
 class WebhookSettings(BaseModel):
@@ -109,6 +113,8 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_s: float = Field(default=1.0, gt=0)
     max_backoff_s: float = Field(default=300.0, gt=0)
+    group: str = "finsentry-deliver"  # the deliverer's consumer group on alerts
+    instance_id: str | None = None  # static group membership, as for the detector
 
 
 class DashboardSettings(BaseModel):

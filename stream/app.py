@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
 
-from finsentry import topics
+from finsentry import metrics, topics
 from finsentry.deadletter import RawRecord
 from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore
@@ -35,6 +36,13 @@ async def emit(scored_topic: Any, dead_topic: Any, result: BatchResult) -> None:
     for dl in result.dead:
         log.warning("dead letter %s at %s:%s:%s: %s", dl.id, dl.source_topic, dl.partition, dl.offset, dl.reason)
     await asyncio.gather(*futures)
+
+
+def _count(result: BatchResult, seconds: float) -> None:
+    metrics.BATCH_SECONDS.observe(seconds)
+    metrics.DOCS_STORED.inc(len(result.scored))
+    for dl in result.dead:
+        metrics.DEAD_LETTERS.labels(stage=dl.stage).inc()
 
 
 def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
@@ -102,6 +110,8 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
 
     async def handle(stream: Any, events: Sequence[Any]) -> None:
         raws = [_raw(e) for e in events]
+        metrics.DOCS_IN.inc(len(raws))
+        started = time.perf_counter()
         try:
             result = await run_batch(raws, journal, process, w.split_after_failures)
             await emit(scored_topic, dead_topic, result)
@@ -111,6 +121,7 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
         for event in events:
             await stream.ack(event)
         journal.done(raws)
+        _count(result, time.perf_counter() - started)
         log.info("batch: %d in, %d stored, %d dead", len(events), len(result.scored), len(result.dead))
 
     return app

@@ -10,6 +10,7 @@ from typing import TypeVar, cast
 
 from pydantic import ValidationError
 
+from finsentry import metrics
 from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import FinsentryError, InvalidRecord, ServiceUnavailable
 from finsentry.guard import describe, guarded, loads_json
@@ -109,7 +110,11 @@ async def score_items(items: Sequence[NewsItem], classifier: Classifier) -> list
     """
     if not items:
         return []
-    preds = await classifier.classify([it.text for it in items])
+    with metrics.MODEL_SECONDS.time():
+        preds = await classifier.classify([it.text for it in items])
+    if preds:
+        metrics.MODEL_VERSION.clear()
+        metrics.MODEL_VERSION.labels(version=preds[-1].model_version).set(1)
     return [ScoredDoc.from_prediction(it, p) for it, p in zip(items, preds, strict=True)]
 
 
@@ -120,7 +125,8 @@ async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retr
         ServiceUnavailable: every attempt failed; offsets must not be committed.
 
     """
-    return await _with_retry(lambda: store.upsert(docs), "store write", retries)
+    with metrics.STORE_WRITE_SECONDS.time():
+        return await _with_retry(lambda: store.upsert(docs), "store write", retries)
 
 
 async def _with_retry(call: Callable[[], T], what: str, retries: int) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_index, cli_models, cli_retrain, cli_settings
+from finsentry.app import cli_alerts, cli_index, cli_models, cli_retrain, cli_settings
 from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
 from finsentry.settings import Settings, check_environment
@@ -21,6 +22,8 @@ app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.",
 ingest_app = typer.Typer(help="Put news on the raw topic.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(cli_alerts.subscribers_app, name="subscribers")
 app.add_typer(cli_settings.settings_app, name="settings")
 app.add_typer(cli_index.index_app, name="index")
 app.command()(cli_models.train)
@@ -33,6 +36,14 @@ app.command()(cli_retrain.rescore)
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+def serve_metrics(settings: Settings, health: Callable[[], bool] | None = None) -> None:
+    """Expose /metrics and /healthz for a long-running process (its log names the port)."""
+    if settings.metrics.enabled:
+        from finsentry.metrics import MetricsServer
+
+        MetricsServer(settings.metrics.address, settings.metrics.port, health).start()
 
 
 def _echo_json(obj: Any) -> None:
@@ -73,6 +84,7 @@ def worker(ctx: typer.Context) -> None:
     from stream.worker import run_worker
 
     settings = _settings(ctx)
+    serve_metrics(settings)
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
     run_worker(settings, bootstrap_of(settings), make_classifier(settings), make_store(settings))
 

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore, LabelStore, ManagedStore
+from finsentry.protocols import (
+    AlertStore,
+    Classifier,
+    DeliveryStore,
+    DocumentStore,
+    LabelStore,
+    ManagedStore,
+    SubscriberStore,
+)
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
     from models.classifiers import CurrentModel
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AlertStores:
+    """The alert part's three stores, sharing one backend."""
+
+    alerts: AlertStore
+    subscribers: SubscriberStore
+    deliveries: DeliveryStore
 
 
 def sqlite_path(url: str) -> Path:
@@ -153,3 +171,43 @@ def make_classifier(settings: Settings) -> Classifier:
         ConfigError: unknown scheme.
     """
     return _pick(_CLASSIFIERS, settings.model.classifier_url, "classifier")(settings)
+
+
+def _sqlite_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore, SqliteSubscriberStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    db = SqliteDatabase(sqlite_path(settings.store.url))
+    return AlertStores(SqliteAlertStore(db), SqliteSubscriberStore(db), SqliteDeliveryStore(db))
+
+
+def _es_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_alerts import (
+        ElasticsearchAlertStore,
+        ElasticsearchDeliveryStore,
+        ElasticsearchSubscriberStore,
+    )
+
+    client, prefix = make_es_client(settings.store), settings.store.index_prefix
+    return AlertStores(
+        ElasticsearchAlertStore(client, prefix),
+        ElasticsearchSubscriberStore(client, prefix),
+        ElasticsearchDeliveryStore(client, prefix),
+    )
+
+
+_ALERT_STORES: dict[str, Callable[[Settings], AlertStores]] = {
+    "sqlite": _sqlite_alert_stores,
+    "http": _es_alert_stores,
+    "https": _es_alert_stores,
+}
+
+
+def make_alert_stores(settings: Settings) -> AlertStores:
+    """Alerts, subscribers and deliveries in the backend ``settings.store.url`` names.
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_ALERT_STORES, settings.store.url, "store")(settings)

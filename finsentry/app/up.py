@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from finsentry import topics
+from alerts.service import DELIVERER_READY, DETECTOR_READY
+from finsentry import metrics, topics
 from finsentry.app.ops import bootstrap_of
 from finsentry.app.rundir import RunDir
 from finsentry.app.supervisor import Interrupted, Part, Supervisor
@@ -101,6 +102,7 @@ class StatusLine:
         self._kafka = self._kafka or KafkaInspector(bootstrap_of(self._settings))
         k = self._kafka
         lag = k.lag(self._settings.kafka.group, topics.RAW)
+        metrics.CONSUMER_LAG.set(lag)
         return k.total(topics.RAW), k.total(topics.SCORED), lag, k.total(topics.DEAD_LETTER)
 
     def __call__(self) -> str | None:
@@ -139,6 +141,11 @@ def _start_parts(sup: Supervisor, settings: Settings, demo: bool, demo_rate: flo
         # A stable instance id per slot: a restarted worker takes its predecessor's place at once.
         part_env = {"FINSENTRY_WORKER__INSTANCE_ID": name}
         sup.start(Part(name, [*me, "worker"], ready_marker=READY_MARKER, env=part_env))
+    # Alert detection and webhook delivery: stable instance ids so a restart takes its slot at once.
+    sup.start(Part("alerts", [*me, "alerts", "detect"], ready_marker=DETECTOR_READY,
+                   env={"FINSENTRY_ALERTS__INSTANCE_ID": "alerts-1"}))  # fmt: skip
+    sup.start(Part("deliver", [*me, "alerts", "deliver"], ready_marker=DELIVERER_READY,
+                   env={"FINSENTRY_WEBHOOKS__INSTANCE_ID": "deliver-1"}))  # fmt: skip
     if demo:
         argv = [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)]
         sup.start(Part("ingest", argv, oneshot=True))

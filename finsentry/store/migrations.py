@@ -80,6 +80,33 @@ CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+_ALERTS_V1 = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, updated);
+CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated);
+CREATE TABLE IF NOT EXISTS subscribers (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    subscriber_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status, created);
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created);
+"""
+
 _LABELS_V1 = """
 CREATE TABLE IF NOT EXISTS labels (
     id TEXT PRIMARY KEY,
@@ -93,5 +120,6 @@ CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
+    10: _ALERTS_V1,
     20: _LABELS_V1,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,17 @@ def _search(env: dict[str, str]) -> list[dict[str, object]]:
         check=True,
     )
     return list(json.loads(out.stdout))
+
+
+def _stored_by_metrics(log: Path) -> float:
+    """The worker's own count of stored documents, read from the metrics URL its log line names."""
+    import httpx
+
+    line = next(ln for ln in log.read_text().splitlines() if ln.startswith("worker-1") and "metrics on http" in ln)
+    url = re.search(r"http://\S+/metrics", line)
+    assert url is not None
+    text = httpx.get(url.group(0), timeout=5).text
+    return float(next(ln for ln in text.splitlines() if ln.startswith("finsentry_docs_stored_total ")).split()[1])
 
 
 def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -77,6 +89,7 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     )
     assert status["broker"] == "up" and status["current_model"] == docs[0]["model_version"]
     assert status["kafka"]["records"]["news.raw"] >= 400
+    assert _stored_by_metrics(log) >= 443  # the worker's /metrics counts what it stored
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")
