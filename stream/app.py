@@ -15,7 +15,7 @@ import faust
 from finsentry import metrics, topics
 from finsentry.deadletter import RawRecord
 from finsentry.proc import EXIT_TEMPFAIL
-from finsentry.protocols import Classifier, DocumentStore
+from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
 from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
@@ -65,7 +65,13 @@ def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
     os._exit(EXIT_NOT_DURABLE)
 
 
-def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store: DocumentStore) -> faust.App:
+def create_app(
+    settings: Settings,
+    bootstrap: str,
+    classifier: Classifier,
+    store: DocumentStore,
+    stories: StoryIndex | None = None,
+) -> faust.App:
     """Build the Faust app with its one agent.
 
     Offsets: the agent takes events without acking (``noack_take``) and acks each only
@@ -106,7 +112,7 @@ def create_app(settings: Settings, bootstrap: str, classifier: Classifier, store
     journal = BatchJournal(journal_path(Path(settings.home), w.instance_id))
 
     async def process(raws: Sequence[RawRecord]) -> BatchResult:
-        return await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries)
+        return await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries, stories)
 
     async def handle(stream: Any, events: Sequence[Any]) -> None:
         raws = [_raw(e) for e in events]

@@ -14,8 +14,11 @@ from finsentry.protocols import (
     Classifier,
     DeliveryStore,
     DocumentStore,
+    FeedHealthStore,
     LabelStore,
     ManagedStore,
+    SeenItems,
+    StoryIndex,
     SubscriberStore,
 )
 from finsentry.settings import Settings
@@ -222,3 +225,65 @@ def make_alert_stores(settings: Settings) -> AlertStores:
         ConfigError: unknown scheme.
     """
     return _pick(_ALERT_STORES, settings.store.url, "store")(settings)
+
+
+def _sqlite_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    from finsentry.store.sqlite_feeds import SqliteFeedHealthStore, SqliteSeenItems
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    db = SqliteDatabase(sqlite_path(settings.store.url))
+    return SqliteFeedHealthStore(db), SqliteSeenItems(db)
+
+
+def _es_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_feeds import ElasticsearchFeedHealthStore, ElasticsearchSeenItems
+
+    client, prefix = make_es_client(settings.store), settings.store.index_prefix
+    return ElasticsearchFeedHealthStore(client, prefix), ElasticsearchSeenItems(client, prefix)
+
+
+_CRAWLER_STATE: dict[str, Callable[[Settings], tuple[FeedHealthStore, SeenItems]]] = {
+    "sqlite": _sqlite_crawler_state,
+    "http": _es_crawler_state,
+    "https": _es_crawler_state,
+}
+
+
+def make_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    """The crawler's durable feed health and seen-set, next to the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_CRAWLER_STATE, settings.store.url, "store")(settings)
+
+
+def _sqlite_stories(settings: Settings) -> StoryIndex:
+    from finsentry.store.sqlite_feeds import SqliteStoryIndex
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteStoryIndex(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+def _es_stories(settings: Settings) -> StoryIndex:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_feeds import ElasticsearchStoryIndex
+
+    return ElasticsearchStoryIndex(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_STORIES: dict[str, Callable[[Settings], StoryIndex]] = {
+    "sqlite": _sqlite_stories,
+    "http": _es_stories,
+    "https": _es_stories,
+}
+
+
+def make_story_index(settings: Settings) -> StoryIndex:
+    """The story index every worker shares, in the document store (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_STORIES, settings.store.url, "store")(settings)

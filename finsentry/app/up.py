@@ -18,6 +18,7 @@ from finsentry.app.supervisor import Interrupted, Part, Supervisor
 from finsentry.broker import KafkaInspector, ensure_topics, noida_argv, port_open, stop_stale_broker
 from finsentry.errors import ConfigError, ServiceUnavailable
 from finsentry.settings import Settings
+from ingest.crawler import READY_LINE as CRAWLER_READY
 from ingest.replay import DEMO_FEED
 from models.serving import serve_model_argv
 from stream.worker import READY_MARKER
@@ -168,6 +169,8 @@ def _start_parts(sup: Supervisor, settings: Settings, demo: bool, demo_rate: flo
     if demo:
         argv = [*me, "ingest", "replay", str(DEMO_FEED), "--rate", str(demo_rate)]
         sup.start(Part("ingest", argv, oneshot=True))
+    if settings.ingest.feeds is not None:  # crawling only when a feeds file is named
+        sup.start(Part("crawler", [*me, "ingest", "run"], ready_marker=CRAWLER_READY))
     if settings.dashboard.enabled:  # after the feed: documents flow while Streamlit starts
         sup.start(_dashboard_part(settings), timeout=60)
         sup.write("finsentry", f"dashboard on {settings.dashboard.url}")

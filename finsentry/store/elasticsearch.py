@@ -184,26 +184,29 @@ class ElasticsearchStore:
 
     def upsert(self, docs: Sequence[ScoredDoc]) -> list[Rejected]:
         """Index by id (an overwrite stays in the index of the first write); return what was refused."""
-        first = self._existing_indices([d.id for d in docs])
+        first = self._existing_indices(docs)
         items, rejected = [], []
         for d in docs:
             body = json.dumps(layout.to_source(d)).encode()
             if len(body) > self.max_doc_bytes:
                 rejected.append(Rejected(doc_id=d.id, reason=f"too large: {len(body)} bytes > {self.max_doc_bytes}"))
                 continue
-            items.append(BulkItem(first.get(d.id) or layout.month_index(self.prefix, d.event_time), d.id, body))
+            # the first write's index, also for an id that appears twice in this batch
+            index = first.setdefault(d.id, layout.month_index(self.prefix, d.event_time))
+            items.append(BulkItem(index, d.id, body))
         return rejected + self.writer.write(items)
 
-    def _existing_indices(self, ids: list[str]) -> dict[str, str]:
-        if not ids:
+    def _existing_indices(self, docs: Sequence[ScoredDoc]) -> dict[str, str]:
+        """Ids already stored in another month's index than their own (a multi-get, no search)."""
+        own: dict[str, str] = {}
+        for d in docs:
+            own.setdefault(d.id, layout.month_index(self.prefix, d.event_time))
+        indices = self._call("list indices", self._indices)
+        lookups = [{"_index": index, "_id": i} for i, mine in own.items() for index in indices if index != mine]
+        if not lookups:
             return {}
-        resp = self._call(
-            "find existing",
-            lambda: self._es.search(
-                index=self.alias, query={"ids": {"values": ids}}, size=len(ids), source=False, ignore_unavailable=True
-            ),
-        )
-        return {h["_id"]: h["_index"] for h in resp.body["hits"]["hits"]}
+        resp = self._call("find existing", lambda: self._es.mget(docs=lookups, source=False))
+        return {d["_id"]: d["_index"] for d in resp.body["docs"] if d.get("found")}
 
     # --- reads ----------------------------------------------------------------------------------
 

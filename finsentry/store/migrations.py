@@ -92,6 +92,11 @@ CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# v3: a covering index for time-window aggregations (trend, top keys): no table lookups per row.
+_DOCS_V3 = """
+CREATE INDEX IF NOT EXISTS docs_window ON docs(event_us, topic, source, sentiment, story_id, signed_score);
+"""
+
 _ALERTS_V1 = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -119,9 +124,42 @@ CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status, created);
 CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created);
 """
 
+_FEED_HEALTH_V30 = """
+CREATE TABLE IF NOT EXISTS feed_health (
+    name TEXT PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+"""
+
+_SEEN_ITEMS_V31 = """
+CREATE TABLE IF NOT EXISTS seen_items (
+    key TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_items_at ON seen_items(seen_at);
+"""
+
+_STORIES_V32 = """
+CREATE TABLE IF NOT EXISTS story_members (
+    doc_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    event_time REAL NOT NULL,
+    words TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_bands (
+    band TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    PRIMARY KEY (band, doc_id)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
+    3: _DOCS_V3,
     10: _ALERTS_V1,
     20: _LABELS_V1,
+    30: _FEED_HEALTH_V30,
+    31: _SEEN_ITEMS_V31,
+    32: _STORIES_V32,
 }

@@ -148,9 +148,8 @@ class SqliteStore:
         where = self._filters(query)
         sql = "SELECT docs.payload FROM docs"
         match = _fts_query(query.text)
-        if match:
-            sql += " JOIN docs_text ON docs_text.rowid = docs.rowid"
-            where.add("docs_text MATCH ?", match)
+        if match:  # as a set of rowids: the planner then filters and orders docs by its own indices
+            where.add("docs.rowid IN (SELECT rowid FROM docs_text WHERE docs_text MATCH ?)", match)
         if query.after:
             us, last_id = parse_cursor(query.after)
             where.add("(docs.event_us < ? OR (docs.event_us = ? AND docs.id < ?))", us, us, last_id)
@@ -209,8 +208,9 @@ class SqliteStore:
         where.ticker(query.ticker)
         where.window(query.since, query.until)
         rows = self._grouped(query.dimension, where, query.bucket_seconds)
+        # model_construct: every value comes typed from our own columns (validation would double the time)
         return [
-            TrendBucket(
+            TrendBucket.model_construct(
                 bucket=datetime.fromtimestamp(b, UTC), key=str(k), count=n, stories=s, negative=neg, mean_score=mean
             )
             for b, k, n, s, neg, mean in rows

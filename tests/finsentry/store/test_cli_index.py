@@ -115,3 +115,25 @@ def test_prune_on_sqlite_keeps_the_retention(tmp_path: Path, make_doc: Callable[
     assert json.loads(out)["pruned"] == 1 and _ids(SqliteStore(tmp_path / "docs.db")) == {new.id}
     code, out, _ = _invoke(tmp_path, "index", "prune", store__url="sqlite:///docs.db")
     assert json.loads(out)["pruned"] == 0  # retention 0 by default: everything kept
+
+
+def test_unreachable_cluster_is_one_clear_line_naming_the_url(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "FINSENTRY_HOME": str(tmp_path),
+        "FINSENTRY_STORE__URL": f"http://127.0.0.1:{port}",
+        "FINSENTRY_STORE__PASSWORD": "s3cret-pw",
+        "FINSENTRY_STORE__RETRY_SECONDS": "1",
+    }
+    argv = [sys.executable, "-m", "finsentry.app.cli", "index", "init"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"Elasticsearch at http://127.0.0.1:{port} unavailable" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout

@@ -182,3 +182,6 @@ def test_overwrite_stays_in_the_index_of_the_first_write(
     faulty.upsert([moved])
     assert faulty.total() == 1
     assert faulty.get(first.id) == moved
+    other = make_doc(2)
+    faulty.upsert([other, make_doc(2, minutes=-60 * 24 * 40, version="v3")])  # twice in one batch
+    assert faulty.total() == 2 and faulty.get(other.id).model_version == "v3"  # type: ignore[union-attr]
