@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks (bench/model.py, bench/triton_gpu.py, bench/pipeline.py)."""
+"""Functions shared by the benchmarks (bench/model.py, bench/gpu/triton_gpu.py, bench/pipeline.py)."""
 
 from __future__ import annotations
 

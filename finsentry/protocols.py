@@ -244,6 +244,22 @@ class FeedHealthStore(Protocol):
         ...
 
 
+class SeenItems(Protocol):
+    """The crawler's durable memory of what it already produced, with expiry."""
+
+    def unseen(self, keys: Sequence[str]) -> list[str]:
+        """The keys not remembered, in the given order."""
+        ...
+
+    def remember(self, keys: Sequence[str], at: datetime) -> None:
+        """Remember keys as seen at ``at`` (durable on return)."""
+        ...
+
+    def expire(self, before: datetime) -> int:
+        """Forget keys seen before ``before``; return how many."""
+        ...
+
+
 class StoryIndex(Protocol):
     """Groups syndicated copies into stories: the worker asks it before storing a batch."""
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real embedded broker per session, settings and record factories."""
+"""Shared fixtures: a real embedded broker per test session, settings and record factories."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class EmbeddedSearch:
 
 @pytest.fixture(scope="session")
 def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSearch]:
-    """A real Elasticsearch API (noida-db) for the session; ``TEST_ES_URL`` is honoured by the store suite."""
+    """A real Elasticsearch API (noida-db) for the test session; ``TEST_ES_URL`` is honoured by the store suite."""
     s = EmbeddedSearch(tmp_path_factory.mktemp("search") / "data", free_port())
     s.start()
     yield s

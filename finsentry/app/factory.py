@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore, ManagedStore
+from finsentry.protocols import (
+    AlertStore,
+    Classifier,
+    DeliveryStore,
+    DocumentStore,
+    FeedHealthStore,
+    LabelStore,
+    ManagedStore,
+    SeenItems,
+    StoryIndex,
+    SubscriberStore,
+)
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
     from models.classifiers import CurrentModel
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AlertStores:
+    """The alert part's three stores, sharing one backend."""
+
+    alerts: AlertStore
+    subscribers: SubscriberStore
+    deliveries: DeliveryStore
 
 
 def sqlite_path(url: str) -> Path:
@@ -46,6 +67,36 @@ _STORES: dict[str, Callable[[Settings], DocumentStore]] = {
     "http": _elasticsearch,
     "https": _elasticsearch,
 }
+
+
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+def _es_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_labels import ElasticsearchLabelStore
+
+    return ElasticsearchLabelStore(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {
+    "sqlite": _sqlite_labels,
+    "http": _es_labels,
+    "https": _es_labels,
+}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
@@ -134,3 +185,105 @@ def make_classifier(settings: Settings) -> Classifier:
         ConfigError: unknown scheme.
     """
     return _pick(_CLASSIFIERS, settings.model.classifier_url, "classifier")(settings)
+
+
+def _sqlite_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore, SqliteSubscriberStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    db = SqliteDatabase(sqlite_path(settings.store.url))
+    return AlertStores(SqliteAlertStore(db), SqliteSubscriberStore(db), SqliteDeliveryStore(db))
+
+
+def _es_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_alerts import (
+        ElasticsearchAlertStore,
+        ElasticsearchDeliveryStore,
+        ElasticsearchSubscriberStore,
+    )
+
+    client, prefix = make_es_client(settings.store), settings.store.index_prefix
+    return AlertStores(
+        ElasticsearchAlertStore(client, prefix),
+        ElasticsearchSubscriberStore(client, prefix),
+        ElasticsearchDeliveryStore(client, prefix),
+    )
+
+
+_ALERT_STORES: dict[str, Callable[[Settings], AlertStores]] = {
+    "sqlite": _sqlite_alert_stores,
+    "http": _es_alert_stores,
+    "https": _es_alert_stores,
+}
+
+
+def make_alert_stores(settings: Settings) -> AlertStores:
+    """Alerts, subscribers and deliveries in the backend ``settings.store.url`` names.
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_ALERT_STORES, settings.store.url, "store")(settings)
+
+
+def _sqlite_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    from finsentry.store.sqlite_feeds import SqliteFeedHealthStore, SqliteSeenItems
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    db = SqliteDatabase(sqlite_path(settings.store.url))
+    return SqliteFeedHealthStore(db), SqliteSeenItems(db)
+
+
+def _es_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_feeds import ElasticsearchFeedHealthStore, ElasticsearchSeenItems
+
+    client, prefix = make_es_client(settings.store), settings.store.index_prefix
+    return ElasticsearchFeedHealthStore(client, prefix), ElasticsearchSeenItems(client, prefix)
+
+
+_CRAWLER_STATE: dict[str, Callable[[Settings], tuple[FeedHealthStore, SeenItems]]] = {
+    "sqlite": _sqlite_crawler_state,
+    "http": _es_crawler_state,
+    "https": _es_crawler_state,
+}
+
+
+def make_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
+    """The crawler's durable feed health and seen-set, next to the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_CRAWLER_STATE, settings.store.url, "store")(settings)
+
+
+def _sqlite_stories(settings: Settings) -> StoryIndex:
+    from finsentry.store.sqlite_feeds import SqliteStoryIndex
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteStoryIndex(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+def _es_stories(settings: Settings) -> StoryIndex:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_feeds import ElasticsearchStoryIndex
+
+    return ElasticsearchStoryIndex(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_STORIES: dict[str, Callable[[Settings], StoryIndex]] = {
+    "sqlite": _sqlite_stories,
+    "http": _es_stories,
+    "https": _es_stories,
+}
+
+
+def make_story_index(settings: Settings) -> StoryIndex:
+    """The story index every worker shares, in the document store (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_STORIES, settings.store.url, "store")(settings)

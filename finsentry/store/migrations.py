@@ -36,6 +36,18 @@ CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# Analysts' corrections: append-only, one row per correction; export picks each document's latest.
+_LABELS_V1 = """
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY,
+    doc_id TEXT,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
+CREATE INDEX IF NOT EXISTS labels_doc ON labels(doc_id, created);
+"""
+
 # v2: event time in microseconds (the pagination cursor's unit), story and signed score as columns,
 # one row per (document, ticker), and a stemming full-text index (porter: the same rule as the
 # Elasticsearch ``english`` analyzer). Backfilled from ``payload``; the v1 text index is replaced.
@@ -91,9 +103,70 @@ DROP INDEX IF EXISTS docs_published;
 DROP INDEX IF EXISTS docs_topic;
 """
 
+_ALERTS_V1 = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, updated);
+CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated);
+CREATE TABLE IF NOT EXISTS subscribers (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    subscriber_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status, created);
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created);
+"""
+
+_FEED_HEALTH_V30 = """
+CREATE TABLE IF NOT EXISTS feed_health (
+    name TEXT PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+"""
+
+_SEEN_ITEMS_V31 = """
+CREATE TABLE IF NOT EXISTS seen_items (
+    key TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_items_at ON seen_items(seen_at);
+"""
+
+_STORIES_V32 = """
+CREATE TABLE IF NOT EXISTS story_members (
+    doc_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    event_time REAL NOT NULL,
+    words TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_bands (
+    band TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    PRIMARY KEY (band, doc_id)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
     3: _DOCS_V3,
     4: _DOCS_V4,
+    10: _ALERTS_V1,
+    20: _LABELS_V1,
+    30: _FEED_HEALTH_V30,
+    31: _SEEN_ITEMS_V31,
+    32: _STORIES_V32,
 }

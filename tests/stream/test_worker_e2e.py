@@ -138,14 +138,16 @@ def test_store_failure_stops_the_worker_and_nothing_is_lost(
     wait_until(lambda: len(_mine(store, nonce)) == 100, 60, "the first 100 documents")
     # Real fault at the store boundary: the table vanishes under the running worker.
     db = sqlite3.connect(str(tmp_path / "docs.db"))
-    db.execute("DROP TABLE docs")
+    db.execute("ALTER TABLE docs RENAME TO docs_away")
     db.commit()
-    db.close()
     replay(second_half, broker.bootstrap)
     wait_until(lambda: worker.proc.poll() is not None, 90, "the worker to fail-stop")
     assert worker.proc.returncode == EXIT_NOT_DURABLE
     assert any("not durable" in line for line in worker.lines)
-    start_worker("w1")  # a fresh store schema is created on start: the outage is over
+    db.execute("ALTER TABLE docs_away RENAME TO docs")  # the outage is over
+    db.commit()
+    db.close()
+    start_worker("w1")
     store = SqliteStore(tmp_path / "docs.db")
     expected = {doc_id(_good(nonce, n)["url"]) for n in range(100, 200)}
     wait_until(lambda: expected <= set(_mine(store, nonce)), 60, "the failed batches to be replayed")

@@ -1,0 +1,196 @@
+"""End to end through the embedded stack: offered load, sustained throughput, latency, CPU and memory.
+
+For each worker count: a real noida-db broker, N real workers (scorer threads divided among them
+so the cores are not oversubscribed), the model in-process (``local://``) or behind
+``finsentry serve-model`` (``--serve``). A producer offers headlines at ``--rate`` docs/s (0: as
+fast as the broker takes them), each stamped with its produce time (``fetched_at``); a reader of
+``news.scored`` (written only after the store acknowledged the batch) measures produce → stored
+latency per document. Prints one JSON object on stdout; progress on stderr.
+
+    python bench/e2e.py --workers 1,2,4 --docs 4000 --rate 0          # capacity
+    python bench/e2e.py --workers 1 --docs 3000 --rate 150            # latency at a given load
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common import free_port
+
+from finsentry import topics
+from finsentry.broker import EmbeddedBroker, ensure_topics
+from finsentry.proc import die_with_parent
+from models.dataset import load_base
+from stream.worker import READY_MARKER
+
+CORES = os.cpu_count() or 2
+
+
+def progress(msg: str) -> None:
+    sys.stderr.write(f"[e2e] {msg}\n")
+    sys.stderr.flush()
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: Path, marker: str | None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    deadline = time.monotonic() + 180
+    while marker and marker not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"{argv[-1]} did not start; see {log}")
+        time.sleep(0.2)
+    return proc
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _produce(bootstrap: str, titles: list[str], rate: float, run: str) -> tuple[float, float]:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    start_epoch = time.time()
+    start = time.perf_counter()
+    for n, title in enumerate(titles):
+        value = {
+            "source": "bench",
+            "url": f"https://bench.example.com/{run}/{n}",
+            "title": title,
+            "fetched_at": datetime.now(UTC).isoformat(),
+        }
+        producer.send(topics.RAW, key=str(n).encode(), value=json.dumps(value).encode())
+        if rate > 0:
+            time.sleep(max(0.0, (n + 1) / rate - (time.perf_counter() - start)))
+    producer.flush()
+    elapsed = time.perf_counter() - start
+    producer.close()
+    return start_epoch, elapsed
+
+
+def _read_scored(bootstrap: str, expected: int, timeout: float) -> list[tuple[float, float]]:
+    """(fetched_at, stored) epoch seconds of each scored document, by the scored record's timestamp."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topics.SCORED,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=1000,
+    )
+    seen: dict[str, tuple[float, float]] = {}
+    deadline = time.monotonic() + timeout
+    last = 0
+    while len(seen) < expected and time.monotonic() < deadline:
+        for msg in consumer:
+            doc = json.loads(msg.value)
+            seen[doc["id"]] = (datetime.fromisoformat(doc["fetched_at"]).timestamp(), msg.timestamp / 1000)
+        if len(seen) // 500 != last // 500:
+            progress(f"stored {len(seen)}/{expected}")
+        last = len(seen)
+    consumer.close()
+    return list(seen.values())
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="fs-e2e-"))
+    with EmbeddedBroker(tmp / "broker", free_port()) as broker:
+        ensure_topics(broker.bootstrap, 4)
+        env = {
+            **os.environ,
+            "FINSENTRY_HOME": str(tmp),
+            "FINSENTRY_KAFKA__BOOTSTRAP": broker.bootstrap,
+            "FINSENTRY_MODEL__CLASSIFIER_URL": args.classifier,
+            "FINSENTRY_MODEL__THREADS": str(max(1, CORES // workers)),
+            "FINSENTRY_WORKER__BATCH_WITHIN": str(args.batch_within),
+            "PYTHONUNBUFFERED": "1",
+        }
+        parts: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            if args.serve:
+                grpc = free_port()
+                env["FINSENTRY_MODEL__CLASSIFIER_URL"] = f"triton://127.0.0.1:{grpc}"
+                argv = [sys.executable, "-m", "finsentry.app.cli", "serve-model", "--grpc-port", str(grpc)]
+                argv += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
+                parts["model"] = _spawn(
+                    argv, {**env, "FINSENTRY_MODEL__THREADS": str(CORES)}, tmp / "model.log", "serving finsentry"
+                )
+            for i in range(workers):
+                argv = [sys.executable, "-m", "finsentry.app.cli", "worker"]
+                wenv = {**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}"}
+                parts[f"worker-{i + 1}"] = _spawn(argv, wenv, tmp / f"worker-{i}.log", READY_MARKER)
+            cpu0 = {name: _cpu_seconds(p.pid) for name, p in parts.items()}
+            progress(f"{workers} worker(s) ready; offering {len(titles)} docs at {args.rate or 'max'} docs/s")
+            start, produced = _produce(broker.bootstrap, titles, args.rate, tmp.name)
+            got = _read_scored(broker.bootstrap, len(titles), timeout=600)
+            cpu = {name: round(_cpu_seconds(p.pid) - cpu0[name], 1) for name, p in parts.items()}
+            rss = {name: round(_rss_mb(p.pid), 1) for name, p in parts.items()}
+        finally:
+            for p in parts.values():
+                p.terminate()
+                p.wait(30)
+    lat = [stored - fetched for fetched, stored in got]
+    end = max(stored for _, stored in got)
+    wall = end - start
+    return {
+        "workers": workers,
+        "model": "serve-model" if args.serve else "in-process",
+        "offered_docs_per_s": round(len(titles) / produced, 1),
+        "docs": len(titles),
+        "stored": len(got),
+        "sustained_docs_per_s": round(len(got) / wall, 1),
+        "latency_p50_s": round(statistics.median(lat), 3),
+        "latency_p99_s": round(_pct(lat, 0.99), 3),
+        "cpu_seconds": cpu,
+        "peak_rss_mb": rss,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--docs", type=int, default=4000)
+    ap.add_argument("--rate", type=float, default=0.0, help="offered docs/s; 0 = as fast as possible")
+    ap.add_argument("--classifier", default="local://current")
+    ap.add_argument("--serve", action="store_true", help="the model behind finsentry serve-model (Triton)")
+    ap.add_argument("--batch-within", type=float, default=0.1)
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = ap.parse_args()
+    rows = load_base()
+    titles = [rows[n % len(rows)].text for n in range(args.docs)]
+    runs = [run_one(int(w), args, titles) for w in args.workers.split(",")]
+    result = {"cores": CORES, "rate": args.rate, "batch_within": args.batch_within, "runs": runs}
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Crawler records on SQLite: feed health, the seen-set, and the story index (migrations 30-32)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from finsentry.schemas import FeedHealth, ScoredDoc
+from finsentry.store.sqlitedb import SqliteDatabase
+from finsentry.stories import WINDOW_S, Signature, same_story
+
+_CHUNK = 500  # SQLite's variable limit is far above; keeps statements short
+
+
+class SqliteFeedHealthStore:
+    """Per-feed health in the shared SQLite file.
+
+    Args:
+        db: the shared database.
+
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def put_health(self, health: FeedHealth) -> None:
+        """Insert or replace by feed name."""
+        with self._db.lock, self._db.conn:
+            self._db.conn.execute(
+                "INSERT OR REPLACE INTO feed_health (name, payload) VALUES (?, ?)",
+                (health.name, health.model_dump_json(by_alias=True)),
+            )
+
+    def list_health(self) -> list[FeedHealth]:
+        """Every feed's latest health, by name."""
+        with self._db.lock:
+            rows = self._db.conn.execute("SELECT payload FROM feed_health ORDER BY name").fetchall()
+        return [FeedHealth.model_validate_json(r[0]) for r in rows]
+
+
+class SqliteSeenItems:
+    """The crawler's seen-set: keys with the time they were produced.
+
+    Args:
+        db: the shared database.
+
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def unseen(self, keys: Sequence[str]) -> list[str]:
+        """The keys not remembered, in the given order."""
+        known: set[str] = set()
+        with self._db.lock:
+            for i in range(0, len(keys), _CHUNK):
+                part = list(keys[i : i + _CHUNK])
+                marks = ",".join("?" * len(part))
+                rows = self._db.conn.execute(f"SELECT key FROM seen_items WHERE key IN ({marks})", part)
+                known.update(r[0] for r in rows)
+        return [k for k in keys if k not in known]
+
+    def remember(self, keys: Sequence[str], at: datetime) -> None:
+        """Remember keys as seen at ``at`` (durable on return)."""
+        with self._db.lock, self._db.conn:
+            self._db.conn.executemany(
+                "INSERT OR REPLACE INTO seen_items (key, seen_at) VALUES (?, ?)", [(k, at.timestamp()) for k in keys]
+            )
+
+    def expire(self, before: datetime) -> int:
+        """Forget keys seen before ``before``; return how many."""
+        with self._db.lock, self._db.conn:
+            return self._db.conn.execute("DELETE FROM seen_items WHERE seen_at < ?", (before.timestamp(),)).rowcount
+
+
+class SqliteStoryIndex:
+    """Story grouping backed by the shared SQLite file, so every worker process sees one index.
+
+    Each document's signature (content words and MinHash band keys) is stored with its story id.
+    A new document takes the story of the earliest stored copy whose words confirm the match
+    (:func:`finsentry.stories.same_story`), else starts its own. A batch is looked up and written
+    in one ``BEGIN IMMEDIATE`` transaction, so two workers never both found a story for two copies.
+
+    Args:
+        db: the shared database.
+
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def assign(self, docs: Sequence[ScoredDoc]) -> list[ScoredDoc]:
+        """The same documents (same order) with ``story_id`` set to the earliest known copy's id."""
+        conn = self._db.conn
+        with self._db.lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                story = self._assign_batch(docs)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return [d.model_copy(update={"story_id": story[d.id]}) for d in docs]
+
+    def _assign_batch(self, docs: Sequence[ScoredDoc]) -> dict[str, str]:
+        story = self._known([d.id for d in docs])
+        todo = sorted((d for d in docs if d.id not in story), key=lambda d: (d.event_time, d.id))
+        sigs = {d.id: Signature.of(d.title or d.body[:300]) for d in todo}
+        by_band = self._candidates({b for sig in sigs.values() for b in sig.bands})
+        members, bands = [], []
+        for doc in todo:
+            sig, when = sigs[doc.id], doc.event_time.timestamp()
+            story[doc.id] = _earliest_match(sig, when, by_band) or doc.id
+            entry = _Member(doc.id, story[doc.id], when, sig.words)
+            for band in sig.bands:  # later documents of this batch see this one
+                by_band.setdefault(band, []).append(entry)
+            members.append((doc.id, story[doc.id], when, " ".join(sig.words)))
+            bands += [(b, doc.id) for b in sig.bands]
+        conn = self._db.conn
+        conn.executemany("INSERT INTO story_members (doc_id, story_id, event_time, words) VALUES (?, ?, ?, ?)", members)
+        conn.executemany("INSERT OR IGNORE INTO story_bands (band, doc_id) VALUES (?, ?)", bands)
+        return story
+
+    def _known(self, ids: list[str]) -> dict[str, str]:
+        """Documents already assigned (a replay keeps the story it had)."""
+        known: dict[str, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = ids[i : i + _CHUNK]
+            rows = self._db.conn.execute(
+                f"SELECT doc_id, story_id FROM story_members WHERE doc_id IN ({','.join('?' * len(part))})", part
+            )
+            known.update((str(d), str(s)) for d, s in rows)
+        return known
+
+    def _candidates(self, bands: set[str]) -> dict[str, list[_Member]]:
+        out: dict[str, list[_Member]] = {}
+        ordered = sorted(bands)
+        for i in range(0, len(ordered), _CHUNK):
+            part = ordered[i : i + _CHUNK]
+            rows = self._db.conn.execute(
+                "SELECT b.band, m.doc_id, m.story_id, m.event_time, m.words FROM story_bands b "
+                f"JOIN story_members m ON m.doc_id = b.doc_id WHERE b.band IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for band, doc_id, story_id, when, words in rows:
+                out.setdefault(band, []).append(_Member(doc_id, story_id, when, tuple(words.split())))
+        return out
+
+
+def _earliest_match(sig: Signature, when: float, by_band: dict[str, list[_Member]]) -> str | None:
+    """The story of the earliest candidate that is a copy: candidates in time order, first match wins."""
+    cands = {c.doc_id: c for band in sig.bands for c in by_band.get(band, ()) if abs(c.when - when) <= WINDOW_S}
+    for cand in sorted(cands.values(), key=lambda c: (c.when, c.doc_id)):
+        if same_story(sig.words, cand.words):
+            return cand.story_id
+    return None
+
+
+@dataclass(frozen=True)
+class _Member:
+    doc_id: str
+    story_id: str
+    when: float
+    words: tuple[str, ...]
