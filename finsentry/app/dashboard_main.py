@@ -22,17 +22,13 @@ from finsentry.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _optional_store(name: str, settings: Settings) -> FeedHealthStore | None:
-    """A store whose factory function may not exist in this build: its page then shows an empty state."""
-    make = getattr(factory, name, None)
-    if make is None:
-        return None
+def _feed_health(settings: Settings) -> FeedHealthStore | None:
+    """The crawler's feed health beside the documents; a store that cannot be opened shows an empty panel."""
     try:
-        store: FeedHealthStore | None = make(settings)
+        return factory.make_crawler_state(settings)[0]
     except Exception as exc:  # noqa: BLE001 - one missing store must not take the whole dashboard down
-        log.warning("%s failed: %s", name, exc)
+        log.warning("crawler health store unavailable: %s", exc)
         return None
-    return store
 
 
 def build_backends(settings: Settings) -> Backends:
@@ -44,7 +40,7 @@ def build_backends(settings: Settings) -> Backends:
         settings=settings.dashboard,
         labels=factory.make_label_store(settings),
         alerts=factory.make_alert_stores(settings).alerts,
-        feeds=_optional_store("make_feed_health_store", settings),
+        feeds=_feed_health(settings),
         pipeline=PipelineReads(
             kafka=functools.partial(ops.kafka_counts, settings),
             dead_letters=functools.partial(ops.dead_letters_by_stage, settings),
