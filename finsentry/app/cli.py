@@ -73,7 +73,9 @@ def up(
     """Run the whole pipeline on this machine until Ctrl-C."""
     from finsentry.app.up import run_up
 
-    raise typer.Exit(run_up(_settings(ctx), dict(os.environ), demo, demo_rate))
+    settings = _settings(ctx)
+    serve_metrics(settings)  # the supervisor's own endpoint carries the consumer lag
+    raise typer.Exit(run_up(settings, dict(os.environ), demo, demo_rate))
 
 
 @app.command()
