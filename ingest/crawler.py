@@ -109,8 +109,11 @@ class Crawler:
         factor = min(2 ** self._failures.get(spec.name, 0), MAX_ERROR_BACKOFF)
         update["next_poll_at"] = now + timedelta(seconds=max(spec.interval_s * factor, retry_after))
         health = prev.model_copy(update=update)
-        self._health.put_health(health)
         self._last[spec.name] = health
+        try:
+            self._health.put_health(health)
+        except Exception:  # the store being away must not stop the crawl; the next poll writes again
+            log.exception("feed %s: health not stored", spec.name)
         return health
 
     def _failed(self, spec: FeedSpec, reason: str, now: datetime) -> dict[str, object]:
