@@ -178,7 +178,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0, help="offered docs/s; 0 = as fast as possible")
     ap.add_argument("--classifier", default="local://current")
     ap.add_argument("--serve", action="store_true", help="the model behind finsentry serve-model (Triton)")
-    ap.add_argument("--batch-within", type=float, default=0.5)
+    ap.add_argument("--batch-within", type=float, default=0.1)
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
     rows = load_base()

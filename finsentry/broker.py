@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
+import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
 from finsentry import topics
 from finsentry.errors import ConfigError, ServiceUnavailable
-from finsentry.proc import die_with_parent
+from finsentry.proc import die_with, start_ticks, terminate
 from finsentry.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -40,17 +40,72 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 
 
 def noida_binary() -> str:
-    """Path of the ``noida-db`` launcher installed with this Python.
+    """Path of the noida-db server binary itself, not its ``noida-db`` Python launcher.
+
+    The launcher runs the binary as its own child: a parent-death signal or a stop aimed at
+    the launcher never reaches the server, which then outlives its supervisor.
 
     Raises:
         ConfigError: the package is not installed.
 
     """
-    here = Path(sys.executable).parent / "noida-db"
-    found = str(here) if here.exists() else shutil.which("noida-db")
-    if not found:
-        raise ConfigError("noida-db is not installed: pip install noida-db==0.2.3")
-    return found
+    try:
+        binary = Path(str(importlib.resources.files("noida_db").joinpath("noida-db")))
+    except ModuleNotFoundError:
+        raise ConfigError("noida-db is not installed: pip install noida-db==0.2.3") from None
+    if not binary.is_file():
+        raise ConfigError(f"noida-db's server binary is missing at {binary}: reinstall noida-db==0.2.3")
+    if not os.access(binary, os.X_OK):
+        raise ConfigError(f"noida-db's server binary {binary} is not executable")
+    return str(binary)
+
+
+def noida_argv(data_dir: Path, port: int) -> list[str]:
+    """The command that serves Kafka on 127.0.0.1:``port`` with its data in ``data_dir``."""
+    argv = [noida_binary(), "start", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
+    return [*argv, "--only", "kafka", "--kafka-port", str(port)]
+
+
+def running_broker(data_dir: Path) -> int | None:
+    """The pid of a noida-db server that holds ``data_dir`` now, else None.
+
+    noida-db records its pid in ``noida.control.json`` in the data folder and refuses a second
+    server there while that pid lives: a server left over from an earlier run (an orphan of a
+    killed supervisor) blocks every new start until it is stopped.
+    """
+    try:
+        pid = int(json.loads((data_dir / "noida.control.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        exe = Path(os.readlink(f"/proc/{pid}/exe")).name
+    except OSError:
+        return None
+    return pid if exe.startswith("noida-db") else None
+
+
+def stop_stale_broker(data_dir: Path, grace: float = 10.0) -> int | None:
+    """Stop a server left holding ``data_dir`` (its data is saved on SIGTERM).
+
+    Returns:
+        The pid stopped, or None when there was none.
+
+    """
+    pid = running_broker(data_dir)
+    if pid is None:
+        return None
+    log.debug("stopping a noida-db server left over on %s (pid %d)", data_dir, pid)
+    terminate(pid, grace, started=start_ticks(pid))
+    return pid
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` now."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class EmbeddedBroker:
@@ -74,30 +129,18 @@ class EmbeddedBroker:
     def start(self, timeout: float = 20.0) -> None:
         """Start the server and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            noida_binary(),
-            "start",
-            "--data-dir",
-            str(self.data_dir),
-            "--host",
-            "127.0.0.1",
-            "--only",
-            "kafka",
-            "--kafka-port",
-            str(self.port),
-        ]
+        cmd = noida_argv(self.data_dir, self.port)
         log.info("starting embedded broker on %s (data in %s)", self.bootstrap, self.data_dir)
         # The server's own log goes beside its data folder, for post-mortems.
         with Path(f"{self.data_dir}.log").open("ab") as log_file:
-            # Own process group: `noida-db` is a launcher that spawns the real server, and
-            # stopping must reach both.
+            # The server binary itself, in its own process group, dies with this process.
             self._proc = subprocess.Popen(
                 cmd,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with(os.getpid()),
             )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
@@ -138,6 +181,8 @@ def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30.0) -> Non
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    if not reachable(bootstrap):
+        raise ServiceUnavailable(f"no Kafka broker answers at {bootstrap}")
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     except KafkaError as exc:
@@ -151,16 +196,38 @@ def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30.0) -> Non
         admin.close()
 
 
+def reachable(bootstrap: str, timeout: float = 0.5) -> bool:
+    """Whether any broker of ``host:port[,host:port]`` accepts a TCP connection within ``timeout``.
+
+    A refused or unrouted address answers at once here, where a Kafka client keeps retrying
+    with backoff for its whole bootstrap timeout.
+    """
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if host and port.isdigit() and port_open(int(port), host.strip("[]"), timeout):
+            return True
+    return False
+
+
 class KafkaInspector:
     """Reads end offsets and committed group offsets, keeping one connection open."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, timeout: float = 5.0) -> None:
+        """Connect to ``bootstrap``; each request gives up after ``timeout`` seconds.
+
+        Raises:
+            ServiceUnavailable: no broker answers there.
+
+        """
+        if not reachable(bootstrap):  # before importing the client: its import alone takes ~0.5 s
+            raise ServiceUnavailable(f"no Kafka broker answers at {bootstrap}")
         from kafka import KafkaAdminClient, KafkaConsumer
 
-        logging.getLogger("kafka.coordinator.consumer").setLevel(logging.ERROR)  # "no group_id" is on purpose
+        ms = int(timeout * 1000)
+        opts = {"bootstrap_servers": bootstrap, "request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
         try:
-            self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-            self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+            self._consumer = KafkaConsumer(**opts)
+            self._admin = KafkaAdminClient(**opts)
         except Exception as exc:
             raise ServiceUnavailable(f"Kafka at {bootstrap} unreachable: {exc}") from exc
 
@@ -192,6 +259,8 @@ def read_dead_letters(bootstrap: str, idle_ms: int = 2000) -> list[DeadLetter]:
     """Every record on the dead-letter topic, oldest first (read without a consumer group)."""
     from kafka import KafkaConsumer
 
+    if not reachable(bootstrap):
+        raise ServiceUnavailable(f"no Kafka broker answers at {bootstrap}")
     consumer = KafkaConsumer(
         topics.DEAD_LETTER,
         bootstrap_servers=bootstrap,

@@ -41,7 +41,7 @@ class SearchQuery(BaseModel):
     model_version: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    after: str | None = None
+    after: str | None = Field(default=None, pattern=r"^-?[0-9]{1,20}:.+$", max_length=1000)
     limit: int = Field(default=20, ge=1, le=10_000)
 
 
@@ -151,6 +151,22 @@ class DocumentStore(Protocol):
         self, dimension: Dimension, since: datetime, until: datetime | None, min_count: int, limit: int
     ) -> list[KeyStat]:
         """Keys by negative share (then count) with at least ``min_count`` documents."""
+        ...
+
+
+class ManagedStore(DocumentStore, Protocol):
+    """A document store the ``finsentry index`` commands administer (both backends implement it)."""
+
+    def ensure(self) -> None:
+        """Create what is missing (indices, templates); refuse an incompatible existing layout."""
+        ...
+
+    def prune(self, retention_months: int, now: datetime | None = None) -> int:
+        """Drop documents older than the retention (whole months by event time); return how many."""
+        ...
+
+    def total(self) -> int:
+        """How many documents are stored."""
         ...
 
 

@@ -86,6 +86,17 @@ def signed_score(sentiment_scores: dict[str, float]) -> float:
     return sentiment_scores.get("positive", 0.0) - sentiment_scores.get("negative", 0.0)
 
 
+class Rescore(_Record):
+    """A document's labels under another model version (``finsentry rescore``), kept beside its own."""
+
+    sentiment: str
+    sentiment_score: float
+    topic: str
+    topic_score: float
+    signed_score: float
+    scored_at: datetime = Field(default_factory=utcnow)
+
+
 class ScoredDoc(NewsItem):
     """A NewsItem with its prediction, as written to the store and ``news.scored``.
 
@@ -104,6 +115,8 @@ class ScoredDoc(NewsItem):
     topic_scores: dict[str, float] = Field(default_factory=dict)
     signed_score: float = 0.0
     story_id: str = ""
+    # version -> that version's labels; the fields above stay those of ``model_version``
+    rescored: dict[str, Rescore] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _own_story(self) -> ScoredDoc:
@@ -162,6 +175,7 @@ class Alert(_Record):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+    repeats: int = 0  # repeat notifications due so far (one per repeat interval since the first window)
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -179,6 +193,7 @@ class Subscriber(_Record):
     active: bool = True
     disabled_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    previous_until: datetime | None = None  # after a rotation, older secrets sign until then
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

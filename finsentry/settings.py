@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finsentry.errors import ConfigError
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 Precision = Literal["int8", "fp32"]  # arithmetic of the ONNX scorer (models/onnx_scorer.py)
@@ -43,6 +47,10 @@ class StoreSettings(BaseModel):
     index_prefix: str = Field(default="finsentry", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     retention_months: int = Field(default=0, ge=0)  # 0 keeps everything; `finsentry index prune` applies it
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Elasticsearch: how long refusals for load (429/503) or a lost connection are retried before a
+    # write fails (the worker then stops with 75 and replays); documents above max_doc_bytes are refused.
+    retry_seconds: float = Field(default=60.0, gt=0)
+    max_doc_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
 class ModelSettings(BaseModel):
@@ -72,10 +80,14 @@ class WorkerSettings(BaseModel):
     model_config = _FROZEN
     count: int = Field(default=1, ge=1, le=64)
     batch_size: int = Field(default=64, ge=1, le=4096)
-    batch_within: float = Field(default=0.5, gt=0)
+    # Longest wait for a batch to fill: at full load batches fill first; at low load this bounds latency.
+    batch_within: float = Field(default=0.1, gt=0)
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     write_retries: int = Field(default=5, ge=0)
+    # A batch that failed this many times in a row (counted across restarts) is processed one record
+    # at a time, and a record that still fails alone is dead-lettered (stream/poison.py).
+    split_after_failures: int = Field(default=3, ge=1)
 
 
 class AlertSettings(BaseModel):
@@ -87,6 +99,9 @@ class AlertSettings(BaseModel):
     repeat_interval_s: float = Field(default=3600.0, gt=0)  # a firing alert is re-sent this often
     resolve_after_windows: int = Field(default=2, ge=1)  # flap control: quiet windows before resolving
     group_wait_s: float = Field(default=2.0, ge=0)  # alerts on many keys within this go out as one notification
+    group: str = "finsentry-alerts"  # the detector's consumer group on news.scored
+    instance_id: str | None = None  # static group membership: a restarted detector takes its slot at once
+    lookback_windows: int = Field(default=12, ge=1, le=1000)  # how far back an incident's first window is sought
 
 
 class WebhookSettings(BaseModel):
@@ -98,6 +113,8 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_s: float = Field(default=1.0, gt=0)
     max_backoff_s: float = Field(default=300.0, gt=0)
+    group: str = "finsentry-deliver"  # the deliverer's consumer group on alerts
+    instance_id: str | None = None  # static group membership, as for the detector
 
 
 class DashboardSettings(BaseModel):
@@ -109,6 +126,10 @@ class DashboardSettings(BaseModel):
     port: int = Field(default=8501, ge=1, le=65535)
     password: SecretStr | None = None  # required when bound beyond localhost and no OIDC is configured
     refresh_s: float = Field(default=5.0, gt=0)
+    # Streamlit's OIDC login (st.login) is configured in .streamlit/secrets.toml [auth]; when true it is
+    # the login used beyond localhost, else the password.
+    oidc: bool = False
+    enabled: bool = True  # `finsentry up` runs it
 
 
 class IngestSettings(BaseModel):
@@ -140,6 +161,13 @@ class RetrainSettings(BaseModel):
     labels_dir: Path = Path("labels")  # relative: under FINSENTRY_HOME; label files dropped here are collected
     from_base: bool = False  # False: continue the current version; True: train from the base encoder
     epochs: int = Field(default=2, ge=1, le=50)
+    group_by_length: bool = True  # batches of similar length: ~1.6x faster epochs, same F1 (docs/benchmarks.md)
+    bf16: bool = False  # bf16 autocast: ~1.5x faster on CPUs with AVX512-BF16, same F1
+    holdout_percent: int = Field(default=20, ge=1, le=90)  # of the new labels, never trained on, measured apart
+    recent_docs: int = Field(default=500, ge=0, le=10_000)  # newest stored documents for the old-vs-new comparison
+    # A live NVIDIA Triton model repository (relative: under FINSENTRY_HOME): a promoted version is
+    # added as the next numbered folder, which Triton in --model-control-mode=poll loads. None: no export.
+    triton_repository: Path | None = None
 
 
 class MetricsSettings(BaseModel):
@@ -189,7 +217,53 @@ class Settings(BaseSettings):
             self._replace("model", registry=home / self.model.registry)
         if not self.retrain.labels_dir.is_absolute():
             self._replace("retrain", labels_dir=home / self.retrain.labels_dir)
+        repo = self.retrain.triton_repository
+        if repo is not None and not repo.is_absolute():
+            self._replace("retrain", triton_repository=home / repo)
         return self
 
     def _replace(self, section: str, **update: object) -> None:
         object.__setattr__(self, section, getattr(self, section).model_copy(update=update))
+
+
+ENV_PREFIX = "FINSENTRY_"
+# Variables in our namespace that other tools read, not Settings: docker-compose's image tag
+# (deploy/.env.example) and the fault suite's report folder (tests/faults).
+OTHER_VARIABLES = frozenset({"FINSENTRY_IMAGE_TAG", "FINSENTRY_FAULT_REPORT"})
+
+
+def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:
+    """Every variable name that sets a field of ``model``, groups and their fields alike."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        var = f"{prefix}{name.upper()}"
+        names.add(var)
+        for kind in get_args(info.annotation) or (info.annotation,):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                names |= setting_variables(kind, f"{var}__")
+    return names
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``FINSENTRY_*`` variables that name no setting, suggesting the closest one.
+
+    Settings ignores a variable whose group is unknown (``FINSENTRY_STORE_URL``,
+    ``FINSENTRY_STOR__URL``): the user would silently run with the default instead.
+
+    Raises:
+        ConfigError: one line per unknown variable, with the closest valid name.
+
+    """
+    valid = setting_variables()
+    # Compared without the shared prefix, which would make every name look alike.
+    tails = sorted(v.removeprefix(ENV_PREFIX) for v in valid)
+    lines = []
+    for var in sorted(environ):
+        name = var.upper()  # Settings reads variables case-insensitively
+        if not name.startswith(ENV_PREFIX) or name in valid or name in OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), tails, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has a similar name"
+        lines.append(f"{var} names no setting; {hint}")
+    if lines:
+        raise ConfigError("\n".join(lines))

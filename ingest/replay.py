@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from finsentry import topics
 from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import InvalidRecord
+from finsentry.guard import guarded, loads_json
 from finsentry.ids import content_id, doc_id
 from finsentry.topics import MAX_MESSAGE_BYTES
 
@@ -27,10 +27,14 @@ def record_key(line: bytes) -> bytes:
     so that copies of one story land on one partition, in order.
     """
     try:
-        obj = json.loads(line)
-        return doc_id(obj.get("url"), str(obj.get("source") or ""), obj.get("guid")).encode()
-    except (ValueError, AttributeError, InvalidRecord, UnicodeDecodeError, TypeError):
+        return guarded(_id_key, line)  # a hostile line (deep nesting, a huge number) gets a content hash
+    except InvalidRecord:
         return content_id(line).encode()
+
+
+def _id_key(line: bytes) -> bytes:
+    obj = cast("dict[str, Any]", loads_json(line))
+    return doc_id(obj.get("url"), str(obj.get("source") or ""), obj.get("guid")).encode()
 
 
 def lines(path: Path) -> Iterator[bytes]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from models.retrain_report import trained_from_section
+
 
 def _class_table(per_class: dict[str, dict[str, float]]) -> list[str]:
     lines = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -56,6 +58,8 @@ def render_card(meta: dict[str, Any]) -> str:
                 )
     for head in ("sentiment", "topic"):
         lines += ["", f"### {head} per class (int8 arithmetic)", "", *_class_table(m[head]["per_class"])]
+    if meta.get("retrain"):
+        lines += trained_from_section(meta["retrain"])
     lines += [
         "",
         "## Limits",

@@ -8,6 +8,7 @@ container needs nothing but its stock ONNX Runtime backend.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ output [
 ]
 dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
 instance_group [ {{ kind: {kind} count: 1 }} ]
+version_policy: {{ latest: {{ num_versions: 1 }} }}
 parameters {{ key: "finsentry_version" value: {{ string_value: "{version}" }} }}
 """
 
@@ -74,27 +76,77 @@ def serving_graph(onnx_path: Path, version: str, temperatures: dict[str, float])
     return bytes(model.SerializeToString())
 
 
+def _meta(version_dir: Path) -> dict[str, object]:
+    meta: dict[str, object] = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
+    if is_ensemble(meta):
+        raise ModelError(f"{meta['version']} is an ensemble of {meta['members']}: export a member")
+    return meta
+
+
 def export_repository(version_dir: Path, repo: Path, gpu: bool = True) -> Path:
     """Write ``repo/finsentry/{config.pbtxt, 1/model.onnx}`` for ``version_dir``.
 
     Raises:
         ModelError: the version is an ensemble (export one of its members instead).
     """
-    meta = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
-    if is_ensemble(meta):
-        raise ModelError(f"{meta['version']} is an ensemble of {meta['members']}: export a member")
+    meta = _meta(version_dir)
     model_dir = repo / MODEL_NAME
     (model_dir / "1").mkdir(parents=True, exist_ok=True)
-    graph = serving_graph(version_dir / "model.onnx", meta["version"], meta.get("temperatures", {}))
-    (model_dir / "1" / "model.onnx").write_bytes(graph)
-    (model_dir / "config.pbtxt").write_text(
+    (model_dir / "1" / "model.onnx").write_bytes(_graph(version_dir, meta))
+    _write_config(model_dir, str(meta["version"]), gpu)
+    return model_dir
+
+
+def _graph(version_dir: Path, meta: dict[str, object]) -> bytes:
+    temps = meta.get("temperatures", {})
+    return serving_graph(version_dir / "model.onnx", str(meta["version"]), temps if isinstance(temps, dict) else {})
+
+
+def _numbered(model_dir: Path) -> list[int]:
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def export_next_version(version_dir: Path, repo: Path, gpu: bool = True, keep: int = 2) -> Path:
+    """Add ``version_dir`` to a live repository as the next numbered version, for Triton's polling.
+
+    Triton started with ``--model-control-mode=poll`` serves the highest numbered folder
+    (``version_policy: latest 1``) and loads a new one without a restart. The folder is
+    written under a temporary name and renamed into place, so a poll never sees half a
+    model; older numbered folders beyond ``keep`` are removed.
+
+    Returns:
+        The new numbered folder.
+
+    Raises:
+        ModelError: the version is an ensemble (export one of its members instead).
+    """
+    meta = _meta(version_dir)
+    model_dir = repo / MODEL_NAME
+    model_dir.mkdir(parents=True, exist_ok=True)
+    number = (_numbered(model_dir) or [0])[-1] + 1
+    staging = model_dir / f".staging-{number}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    (staging / "model.onnx").write_bytes(_graph(version_dir, meta))
+    _write_config(model_dir, str(meta["version"]), gpu)
+    staging.rename(model_dir / str(number))
+    for old in _numbered(model_dir)[:-keep]:
+        shutil.rmtree(model_dir / str(old), ignore_errors=True)
+    return model_dir / str(number)
+
+
+def _write_config(model_dir: Path, version: str, gpu: bool) -> None:
+    tmp = model_dir / "config.pbtxt.tmp"
+    tmp.write_text(
         _CONFIG.format(
             name=MODEL_NAME,
             max_batch=MAX_BATCH,
             n_sent=len(SENTIMENTS),
             n_topic=len(TOPICS),
             kind="KIND_GPU" if gpu else "KIND_CPU",
-            version=meta["version"],
+            version=version,
         )
     )
-    return model_dir
+    tmp.replace(model_dir / "config.pbtxt")

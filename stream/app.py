@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
 
-from finsentry import topics
+from finsentry import metrics, topics
 from finsentry.deadletter import RawRecord
+from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
+from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
 
 log = logging.getLogger(__name__)
-EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: try again later
+EXIT_NOT_DURABLE = EXIT_TEMPFAIL  # try again later: a server is down, not this worker
 
 
 def _raw(event: Any) -> RawRecord:
@@ -33,6 +36,13 @@ async def emit(scored_topic: Any, dead_topic: Any, result: BatchResult) -> None:
     for dl in result.dead:
         log.warning("dead letter %s at %s:%s:%s: %s", dl.id, dl.source_topic, dl.partition, dl.offset, dl.reason)
     await asyncio.gather(*futures)
+
+
+def _count(result: BatchResult, seconds: float) -> None:
+    metrics.BATCH_SECONDS.observe(seconds)
+    metrics.DOCS_STORED.inc(len(result.scored))
+    for dl in result.dead:
+        metrics.DEAD_LETTERS.labels(stage=dl.stage).inc()
 
 
 def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
@@ -67,7 +77,9 @@ def create_app(
     Offsets: the agent takes events without acking (``noack_take``) and acks each only
     after the store acknowledged the batch and the outputs were delivered, so Faust
     commits nothing that is not durable. A crash before that replays the batch, and
-    idempotent upserts make the replay harmless.
+    idempotent upserts make the replay harmless. The batch journal (``stream/poison.py``)
+    counts failed attempts across those restarts, so a batch that keeps failing is split
+    and costs one record instead of the pipeline.
     """
     w = settings.worker
     app = faust.App(
@@ -97,15 +109,25 @@ def create_app(
         async for events in stream.noack_take(w.batch_size, within=w.batch_within):
             await handle(stream, events)
 
+    journal = BatchJournal(journal_path(Path(settings.home), w.instance_id))
+
+    async def process(raws: Sequence[RawRecord]) -> BatchResult:
+        return await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries, stories)
+
     async def handle(stream: Any, events: Sequence[Any]) -> None:
         raws = [_raw(e) for e in events]
+        metrics.DOCS_IN.inc(len(raws))
+        started = time.perf_counter()
         try:
-            result = await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries, stories)
+            result = await run_batch(raws, journal, process, w.split_after_failures)
             await emit(scored_topic, dead_topic, result)
         except Exception as exc:  # noqa: BLE001 - whatever broke, this batch is not durable
+            journal.failed(raws, exc)
             fail_stop(raws, exc)
         for event in events:
             await stream.ack(event)
+        journal.done(raws)
+        _count(result, time.perf_counter() - started)
         log.info("batch: %d in, %d stored, %d dead", len(events), len(result.scored), len(result.dead))
 
     return app

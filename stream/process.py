@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeVar, cast
 
 from pydantic import ValidationError
 
+from finsentry import metrics
 from finsentry.deadletter import RawRecord, dead_letter
 from finsentry.errors import FinsentryError, InvalidRecord, ServiceUnavailable
+from finsentry.guard import describe, guarded, loads_json
 from finsentry.ids import doc_id
 from finsentry.protocols import Classifier, DocumentStore, Rejected, StoryIndex
 from finsentry.schemas import DeadLetter, NewsItem, ScoredDoc, extract_tickers
+from finsentry.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_RECORD_DEPTH = 16  # a news record is an object with a list of tickers; extra fields get room to spare
+CANARY_TEXT = "Shares were little changed in quiet trading"  # any working model scores this headline
 
 
 @dataclass
@@ -38,12 +43,7 @@ def _load_object(value: bytes | None, max_bytes: int) -> dict[str, object]:
         raise InvalidRecord("empty record")
     if len(value) > max_bytes:
         raise InvalidRecord(f"record too large: {len(value)} bytes > limit {max_bytes}")
-    try:
-        obj = json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidRecord(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidRecord(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    obj = loads_json(value, MAX_RECORD_DEPTH)
     if not isinstance(obj, dict):
         raise InvalidRecord(f"expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -52,9 +52,17 @@ def _load_object(value: bytes | None, max_bytes: int) -> dict[str, object]:
 def decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
     """Bytes → a validated NewsItem with its deterministic id and tickers.
 
+    Whatever goes wrong inside (deep nesting, a huge number, ``MemoryError``, a bug of ours)
+    surfaces as ``InvalidRecord`` with the exception's type and message: a record's content
+    can make it a dead letter, never stop the worker.
+
     Raises:
-        InvalidRecord: with the reason that goes into the dead letter.
+        InvalidRecord: with the reason that goes into the dead letter; nothing else.
     """
+    return guarded(lambda v: _decode_item(v, max_bytes), value)
+
+
+def _decode_item(value: bytes | None, max_bytes: int) -> NewsItem:
     obj = _load_object(value, max_bytes)
     obj.pop("schema", None)
     for key in ("url", "guid", "source"):
@@ -102,7 +110,11 @@ async def score_items(items: Sequence[NewsItem], classifier: Classifier) -> list
     """
     if not items:
         return []
-    preds = await classifier.classify([it.text for it in items])
+    with metrics.MODEL_SECONDS.time():
+        preds = await classifier.classify([it.text for it in items])
+    if preds:
+        metrics.MODEL_VERSION.clear()
+        metrics.MODEL_VERSION.labels(version=preds[-1].model_version).set(1)
     return [ScoredDoc.from_prediction(it, p) for it, p in zip(items, preds, strict=True)]
 
 
@@ -113,14 +125,20 @@ async def store_with_retry(store: DocumentStore, docs: Sequence[ScoredDoc], retr
         ServiceUnavailable: every attempt failed; offsets must not be committed.
 
     """
+    with metrics.STORE_WRITE_SECONDS.time():
+        return await _with_retry(lambda: store.upsert(docs), "store write", retries)
+
+
+async def _with_retry(call: Callable[[], T], what: str, retries: int) -> T:
+    """Run a blocking call on a thread with exponential backoff; any failure left is an outage."""
     delay = 0.2
     for attempt in range(retries + 1):
         try:
-            return await asyncio.to_thread(store.upsert, docs)
+            return await asyncio.to_thread(call)
         except Exception as exc:
             if attempt == retries:
-                raise ServiceUnavailable(f"store write failed after {retries + 1} attempts: {exc}") from exc
-            log.warning("store write failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, retries, delay)
+                raise ServiceUnavailable(f"{what} failed after {retries + 1} attempts: {exc}") from exc
+            log.warning("%s failed (%s); retry %d/%d in %.1fs", what, exc, attempt + 1, retries, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -136,22 +154,24 @@ async def process_batch(
 ) -> BatchResult:
     """Parse, score, group into stories and durably store one batch; return what to emit downstream.
 
-    A record the classifier or the store rejects on its own goes to the dead letters (stage
-    ``score`` or ``store``); an unavailable classifier or store raises, so the batch is retried
-    and never lost.
+    A record that cannot be parsed (for any reason, stage ``parse``), or that the classifier
+    refuses or raises on when scored alone (stage ``score``), or that the store rejects on its
+    own (stage ``store``) becomes a dead letter and the rest of the batch goes on. What is not
+    one record's fault raises ``ServiceUnavailable``, so the batch is retried and never lost: the
+    classifier, story index or store is down, or the classifier fails on every record of a
+    batch alone (or, for a lone record, on a plain headline too).
     """
     parsed, dead = _parse(raws, max_bytes)
-    items = [item for item, _ in parsed.values()]
-    try:
-        scored = await score_items(items, classifier)
-    except ServiceUnavailable:
-        raise
-    except FinsentryError as exc:
-        log.warning("batch scoring failed (%s); scoring one by one", exc)
-        scored, more_dead = await _score_one_by_one(list(parsed.values()), classifier)
-        dead += more_dead
+    scored, more_dead = await _score(list(parsed.values()), classifier)
+    dead += more_dead
+    oversize = {d.id: n for d in scored if (n := len(d.to_json_bytes())) > MAX_MESSAGE_BYTES}
+    if oversize:  # it could be stored but never published, and a failed send stops the worker
+        reason = "scored document too large to publish: {} bytes > limit " + str(MAX_MESSAGE_BYTES)
+        dead += [dead_letter(parsed[i][1], "score", reason.format(n)) for i, n in oversize.items()]
+        scored = [d for d in scored if d.id not in oversize]
     if scored and stories is not None:
-        scored = await asyncio.to_thread(stories.assign, scored)
+        index = stories
+        scored = await _with_retry(lambda: index.assign(scored), "story grouping", retries)
     if scored:
         rejected = {r.doc_id: r.reason for r in await store_with_retry(store, scored, retries)}
         dead += [dead_letter(parsed[i][1], "store", f"refused by the store: {why}") for i, why in rejected.items()]
@@ -159,16 +179,53 @@ async def process_batch(
     return BatchResult(scored=scored, dead=dead)
 
 
-async def _score_one_by_one(
-    parsed: Sequence[tuple[NewsItem, RawRecord]], classifier: Classifier
-) -> tuple[list[ScoredDoc], list[DeadLetter]]:
+Parsed = Sequence[tuple[NewsItem, RawRecord]]
+
+
+async def _score(parsed: Parsed, classifier: Classifier) -> tuple[list[ScoredDoc], list[DeadLetter]]:
+    try:
+        return await score_items([item for item, _ in parsed], classifier), []
+    except ServiceUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a refusal or a crash on some input: find the record
+        log.warning("batch scoring failed (%s); scoring one by one", describe(exc))
+    return await _score_one_by_one(parsed, classifier)
+
+
+async def _score_one_by_one(parsed: Parsed, classifier: Classifier) -> tuple[list[ScoredDoc], list[DeadLetter]]:
     scored: list[ScoredDoc] = []
     dead: list[DeadLetter] = []
+    unexpected: list[tuple[RawRecord, Exception]] = []
     for item, raw in parsed:
         try:
             scored += await score_items([item], classifier)
         except ServiceUnavailable:
             raise
-        except FinsentryError as exc:
+        except FinsentryError as exc:  # refused on purpose, e.g. ModelError
             dead.append(dead_letter(raw, "score", str(exc)))  # the original bytes and position
+        except Exception as exc:  # noqa: BLE001 - judged below: this record's fault or the classifier's
+            unexpected.append((raw, exc))
+    if unexpected and len(unexpected) == len(parsed):
+        await _check_classifier(classifier, [exc for _, exc in unexpected])
+    dead += [dead_letter(raw, "score", f"classifier raised {describe(exc)}") for raw, exc in unexpected]
     return scored, dead
+
+
+async def _check_classifier(classifier: Classifier, failures: Sequence[Exception]) -> None:
+    """Every record raised alone: blame the classifier, unless it scores a plain headline.
+
+    Raises:
+        ServiceUnavailable: several records each failed alone, or a lone one did and the
+            canary headline fails too: a broken classifier, not bad records.
+    """
+    last = failures[-1]
+    if len(failures) > 1:
+        raise ServiceUnavailable(
+            f"classifier raised on each of {len(failures)} records alone (last: {describe(last)}): taken as broken"
+        ) from last
+    try:
+        await classifier.classify([CANARY_TEXT])
+    except Exception as exc:
+        raise ServiceUnavailable(
+            f"classifier raised on a plain headline too ({describe(exc)}): taken as broken"
+        ) from exc

@@ -5,29 +5,45 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from finsentry.app import cli_ingest, cli_models, cli_settings
-from finsentry.errors import FinsentryError
+from finsentry.app import cli_alerts, cli_dashboard, cli_index, cli_ingest, cli_models, cli_retrain, cli_settings
+from finsentry.errors import ConfigError, FinsentryError
 from finsentry.logs import setup_logging
-from finsentry.settings import Settings
+from finsentry.settings import Settings, check_environment
 
 app = typer.Typer(help="finsentry: streaming financial news sentiment monitor.", no_args_is_help=True)
 app.add_typer(cli_ingest.ingest_app, name="ingest")
 app.add_typer(cli_models.models_app, name="models")
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(cli_alerts.subscribers_app, name="subscribers")
 app.add_typer(cli_settings.settings_app, name="settings")
+app.add_typer(cli_index.index_app, name="index")
 app.command()(cli_models.train)
 app.command()(cli_models.predict)
 app.command("serve-model")(cli_models.serve_model)
+app.command()(cli_retrain.retrain)
+app.command()(cli_retrain.rescore)
+app.add_typer(cli_dashboard.labels_app, name="labels")
+app.command()(cli_dashboard.dashboard)
 
 
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+def serve_metrics(settings: Settings, health: Callable[[], bool] | None = None) -> None:
+    """Expose /metrics and /healthz for a long-running process (its log names the port)."""
+    if settings.metrics.enabled:
+        from finsentry.metrics import MetricsServer
+
+        MetricsServer(settings.metrics.address, settings.metrics.port, health).start()
 
 
 def _echo_json(obj: Any) -> None:
@@ -38,8 +54,9 @@ def _echo_json(obj: Any) -> None:
 def main(ctx: typer.Context) -> None:
     """Build the one Settings object from FINSENTRY_* variables."""
     try:
+        check_environment(os.environ)
         settings = Settings()
-    except ValidationError as exc:
+    except (ConfigError, ValidationError) as exc:
         sys.stderr.write(f"finsentry: bad configuration:\n{exc}\n")
         raise typer.Exit(2) from None
     setup_logging(settings.log_level)
@@ -67,6 +84,7 @@ def worker(ctx: typer.Context) -> None:
     from stream.worker import run_worker
 
     settings = _settings(ctx)
+    serve_metrics(settings)
     sys.argv = [sys.argv[0], "worker"]  # Faust parses argv; give it only its own command
     store, stories = make_store(settings), make_story_index(settings)
     run_worker(settings, bootstrap_of(settings), make_classifier(settings), store, stories)
@@ -147,6 +165,8 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 
     settings = _settings(ctx)
     out = ops.stats(make_store(settings), settings)
+    if out.get("kafka_error"):
+        sys.stderr.write(f"finsentry: {ops.broker_down(settings, out['kafka_error'])}\n")
     if as_json:
         _echo_json(out)
         return
@@ -170,7 +190,9 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         out["kafka"] = ops.kafka_counts(settings)
         out["broker"] = "up"
     except Exception as exc:  # noqa: BLE001 - "down" is the answer, not a crash
-        out["broker"] = f"down ({exc})"
+        out["broker"] = "down"
+        out["broker_error"] = str(exc)
+        sys.stderr.write(f"finsentry: {ops.broker_down(settings, exc)}\n")
     if as_json:
         _echo_json(out)
         return

@@ -172,12 +172,19 @@ def models_export(
     triton: Annotated[Path, typer.Option(help="Triton model repository folder to write.")],
     version: Annotated[str | None, typer.Option(help="Version (default: current).")] = None,
 ) -> None:
-    """Write a model repository (ONNX + config.pbtxt) for the NVIDIA Triton container."""
-    from models.triton_export import export_repository
+    """Write a model repository (ONNX + config.pbtxt) for the NVIDIA Triton container.
+
+    Into a repository that already holds the model, the version goes in as the next numbered
+    folder, which a polling Triton loads without a restart (after a rollback, too).
+    """
+    from models.serving import MODEL_NAME
+    from models.triton_export import export_next_version, export_repository
 
     registry = _registry(ctx)
     info = registry.get(version) if version else registry.current()
-    _echo({"version": info.name, "repository": str(export_repository(info.path, triton))})
+    live = (triton / MODEL_NAME / "config.pbtxt").is_file()
+    written = export_next_version(info.path, triton) if live else export_repository(info.path, triton)
+    _echo({"version": info.name, "repository": str(written)})
 
 
 def _local_classify(settings: Settings, version: str | None) -> Any:

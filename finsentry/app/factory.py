@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
-from finsentry.protocols import Classifier, DocumentStore, FeedHealthStore, SeenItems, StoryIndex
+from finsentry.protocols import (
+    AlertStore,
+    Classifier,
+    DeliveryStore,
+    DocumentStore,
+    FeedHealthStore,
+    LabelStore,
+    ManagedStore,
+    SeenItems,
+    StoryIndex,
+    SubscriberStore,
+)
 from finsentry.settings import Settings
 
 if TYPE_CHECKING:
     from models.classifiers import CurrentModel
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AlertStores:
+    """The alert part's three stores, sharing one backend."""
+
+    alerts: AlertStore
+    subscribers: SubscriberStore
+    deliveries: DeliveryStore
 
 
 def sqlite_path(url: str) -> Path:
@@ -31,7 +52,51 @@ def _sqlite(settings: Settings) -> DocumentStore:
     return SqliteStore(sqlite_path(settings.store.url))
 
 
-_STORES: dict[str, Callable[[Settings], DocumentStore]] = {"sqlite": _sqlite}
+def _elasticsearch(settings: Settings) -> DocumentStore:
+    from finsentry.store.elasticsearch import ElasticsearchStore
+    from finsentry.store.es import make_es_client
+
+    s = settings.store
+    return ElasticsearchStore(
+        make_es_client(s), s.index_prefix, url=s.url, retry_seconds=s.retry_seconds, max_doc_bytes=s.max_doc_bytes
+    )
+
+
+_STORES: dict[str, Callable[[Settings], DocumentStore]] = {
+    "sqlite": _sqlite,
+    "http": _elasticsearch,
+    "https": _elasticsearch,
+}
+
+
+def _sqlite_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
+
+
+def _es_labels(settings: Settings) -> LabelStore:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_labels import ElasticsearchLabelStore
+
+    return ElasticsearchLabelStore(make_es_client(settings.store), settings.store.index_prefix)
+
+
+_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {
+    "sqlite": _sqlite_labels,
+    "http": _es_labels,
+    "https": _es_labels,
+}
+
+
+def make_label_store(settings: Settings) -> LabelStore:
+    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
@@ -41,13 +106,26 @@ def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Cal
     return table[scheme]
 
 
-def make_store(settings: Settings) -> DocumentStore:
-    """The document store named by ``settings.store.url``.
+def make_store(settings: Settings) -> ManagedStore:
+    """The document store named by ``settings.store.url``, its indices created when missing.
 
     Raises:
-        ConfigError: unknown scheme.
+        ConfigError: unknown scheme, or an existing index whose mapping is incompatible.
+        ServiceUnavailable: the store did not answer (the message names its URL).
     """
-    return _pick(_STORES, settings.store.url, "store")(settings)
+    store = cast(ManagedStore, _pick(_STORES, settings.store.url, "store")(settings))
+    store.ensure()
+    return store
+
+
+def make_store_at(settings: Settings, url: str) -> ManagedStore:
+    """The document store at ``url`` with the rest of ``settings.store`` (``finsentry index reindex``).
+
+    A relative ``sqlite:///`` path is under ``FINSENTRY_HOME``, as in the settings.
+    """
+    if urlsplit(url).scheme == "sqlite" and not sqlite_path(url).is_absolute():
+        url = f"sqlite:///{settings.home / sqlite_path(url)}"
+    return make_store(settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})}))
 
 
 def _local(settings: Settings) -> Classifier:
@@ -107,6 +185,46 @@ def make_classifier(settings: Settings) -> Classifier:
         ConfigError: unknown scheme.
     """
     return _pick(_CLASSIFIERS, settings.model.classifier_url, "classifier")(settings)
+
+
+def _sqlite_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore, SqliteSubscriberStore
+    from finsentry.store.sqlitedb import SqliteDatabase
+
+    db = SqliteDatabase(sqlite_path(settings.store.url))
+    return AlertStores(SqliteAlertStore(db), SqliteSubscriberStore(db), SqliteDeliveryStore(db))
+
+
+def _es_alert_stores(settings: Settings) -> AlertStores:
+    from finsentry.store.es import make_es_client
+    from finsentry.store.es_alerts import (
+        ElasticsearchAlertStore,
+        ElasticsearchDeliveryStore,
+        ElasticsearchSubscriberStore,
+    )
+
+    client, prefix = make_es_client(settings.store), settings.store.index_prefix
+    return AlertStores(
+        ElasticsearchAlertStore(client, prefix),
+        ElasticsearchSubscriberStore(client, prefix),
+        ElasticsearchDeliveryStore(client, prefix),
+    )
+
+
+_ALERT_STORES: dict[str, Callable[[Settings], AlertStores]] = {
+    "sqlite": _sqlite_alert_stores,
+    "http": _es_alert_stores,
+    "https": _es_alert_stores,
+}
+
+
+def make_alert_stores(settings: Settings) -> AlertStores:
+    """Alerts, subscribers and deliveries in the backend ``settings.store.url`` names.
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    return _pick(_ALERT_STORES, settings.store.url, "store")(settings)
 
 
 def _sqlite_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:

@@ -16,10 +16,22 @@ def bootstrap_of(settings: Settings) -> str:
     return settings.kafka.bootstrap or f"127.0.0.1:{settings.kafka.port}"
 
 
-def kafka_counts(settings: Settings) -> dict[str, Any]:
-    """Records per topic, consumer lag and dead letters, read from the broker."""
+def broker_down(settings: Settings, error: object) -> str:
+    """One line for a person: the broker does not answer, and what to do about it."""
+    if settings.kafka.bootstrap:
+        return f"the Kafka broker is down ({error}); check FINSENTRY_KAFKA__BOOTSTRAP"
+    return f"the broker is down ({error}); start the pipeline with `finsentry up`"
+
+
+def kafka_counts(settings: Settings, timeout: float = 5.0) -> dict[str, Any]:
+    """Records per topic, consumer lag and dead letters, read from the broker.
+
+    Raises:
+        ServiceUnavailable: no broker answers (found out at once by a TCP connect).
+
+    """
     bootstrap = bootstrap_of(settings)
-    kafka = KafkaInspector(bootstrap)
+    kafka = KafkaInspector(bootstrap, timeout)
     try:
         ends = {t: kafka.total(t) for t in topics.ALL}
         return {
@@ -68,3 +80,28 @@ def stats(store: DocumentStore, settings: Settings, with_kafka: bool = True) -> 
             out["dead_letters"] = None
             out["kafka_error"] = str(exc)
     return out
+
+
+def dead_letters_by_stage(settings: Settings, idle_ms: int = 500) -> dict[str, int]:
+    """Dead letters per stage (parse, score, store, ...), read from the dead-letter topic."""
+    from finsentry.broker import read_dead_letters
+
+    return dict(Counter(d.stage for d in read_dead_letters(bootstrap_of(settings), idle_ms)))
+
+
+def model_info(settings: Settings) -> dict[str, Any]:
+    """The current version's name, weighted F1 per head, and its model card (empty when none)."""
+    from finsentry.errors import ModelError
+    from models.registry import HEADS, ModelRegistry
+
+    try:
+        current = ModelRegistry(settings.model.registry).current()
+    except ModelError:
+        return {"version": None, "metrics": {}, "card": ""}
+    metrics = {head: current.f1(head) for head in HEADS if head in current.meta.get("metrics", {})}
+    card = current.path / "card.md"
+    return {
+        "version": current.name,
+        "metrics": metrics,
+        "card": card.read_text(encoding="utf-8") if card.is_file() else "",
+    }

@@ -36,6 +36,94 @@ CREATE TRIGGER IF NOT EXISTS docs_au AFTER UPDATE ON docs BEGIN
 END;
 """
 
+# Analysts' corrections: append-only, one row per correction; export picks each document's latest.
+_LABELS_V1 = """
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY,
+    doc_id TEXT,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_created ON labels(created, id);
+CREATE INDEX IF NOT EXISTS labels_doc ON labels(doc_id, created);
+"""
+
+# v2: event time in microseconds (the pagination cursor's unit), story and signed score as columns,
+# one row per (document, ticker), and a stemming full-text index (porter: the same rule as the
+# Elasticsearch ``english`` analyzer). Backfilled from ``payload``; the v1 text index is replaced.
+_DOCS_V2 = """
+ALTER TABLE docs ADD COLUMN event_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE docs ADD COLUMN story_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE docs ADD COLUMN signed_score REAL NOT NULL DEFAULT 0.0;
+UPDATE docs SET
+    event_us = CAST(round(published * 1000000) AS INTEGER),
+    story_id = COALESCE(NULLIF(json_extract(payload, '$.story_id'), ''), id),
+    signed_score = COALESCE(json_extract(payload, '$.signed_score'), 0.0);
+CREATE INDEX IF NOT EXISTS docs_event ON docs(event_us, id);
+CREATE INDEX IF NOT EXISTS docs_story ON docs(story_id);
+CREATE TABLE IF NOT EXISTS doc_tickers (
+    doc_id TEXT NOT NULL,
+    ticker TEXT NOT NULL,
+    PRIMARY KEY (doc_id, ticker)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_tickers_ticker ON doc_tickers(ticker, doc_id);
+INSERT OR IGNORE INTO doc_tickers SELECT docs.id, json_each.value FROM docs, json_each(docs.tickers);
+DROP TRIGGER IF EXISTS docs_ai;
+DROP TRIGGER IF EXISTS docs_ad;
+DROP TRIGGER IF EXISTS docs_au;
+DROP TABLE IF EXISTS docs_fts;
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_text USING fts5(
+    title, body, content='docs', content_rowid='rowid', tokenize='porter unicode61'
+);
+INSERT INTO docs_text(docs_text) VALUES ('rebuild');
+CREATE TRIGGER IF NOT EXISTS docs_v2_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT OR IGNORE INTO doc_tickers SELECT new.id, value FROM json_each(new.tickers);
+END;
+CREATE TRIGGER IF NOT EXISTS docs_v2_ad AFTER DELETE ON docs BEGIN
+    INSERT INTO docs_text(docs_text, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    DELETE FROM doc_tickers WHERE doc_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS docs_v2_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_text(docs_text, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO docs_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    DELETE FROM doc_tickers WHERE doc_id = old.id;
+    INSERT OR IGNORE INTO doc_tickers SELECT new.id, value FROM json_each(new.tickers);
+END;
+"""
+
+# v3: a covering index for time-window aggregations (trend, top keys): no table lookups per row.
+_DOCS_V3 = """
+CREATE INDEX IF NOT EXISTS docs_window ON docs(event_us, topic, source, sentiment, story_id, signed_score);
+"""
+
+_ALERTS_V1 = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, updated);
+CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated);
+CREATE TABLE IF NOT EXISTS subscribers (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    subscriber_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status, created);
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries(created);
+"""
+
 _FEED_HEALTH_V30 = """
 CREATE TABLE IF NOT EXISTS feed_health (
     name TEXT PRIMARY KEY,
@@ -67,6 +155,10 @@ CREATE TABLE IF NOT EXISTS story_bands (
 
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
+    2: _DOCS_V2,
+    3: _DOCS_V3,
+    10: _ALERTS_V1,
+    20: _LABELS_V1,
     30: _FEED_HEALTH_V30,
     31: _SEEN_ITEMS_V31,
     32: _STORIES_V32,

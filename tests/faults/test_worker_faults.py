@@ -122,6 +122,7 @@ def test_disk_full_under_the_store_stops_the_worker_and_nothing_unwritten_is_ack
         h = new_history("disk full under the store")
         env = fault_env(broker.bootstrap, disk, FINSENTRY_STORE__URL=f"sqlite:///{disk}/docs.db")
         env["FINSENTRY_HOME"] = str(tmp_path / "home")
+        (tmp_path / "home").mkdir()
         sup = supervised(env)
         big = [{**good_item(h.nonce, n), "body": "filler " * 400} for n in range(600)]
         produce(broker.bootstrap, h, [encode(i) for i in big], {doc_id(i["url"]) for i in big})

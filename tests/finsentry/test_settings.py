@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from finsentry.app.factory import make_classifier, make_store, sqlite_path
 from finsentry.errors import ConfigError
-from finsentry.settings import ModelSettings, Settings, StoreSettings
+from finsentry.settings import ModelSettings, Settings, StoreSettings, check_environment, setting_variables
 
 
 def test_nested_env_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +60,28 @@ def test_sqlite_paths() -> None:
     assert str(sqlite_path("sqlite:////abs/x.db")) == "/abs/x.db"
     with pytest.raises(ConfigError):
         sqlite_path("sqlite://")
+
+
+@pytest.mark.parametrize(
+    ("var", "suggestion"),
+    [
+        ("FINSENTRY_STORE_URL", "FINSENTRY_STORE__URL"),
+        ("FINSENTRY_STOR__URL", "FINSENTRY_STORE__URL"),
+        ("FINSENTRY_KAFKA_PORT", "FINSENTRY_KAFKA__PORT"),
+        ("finsentry_model__precison", "FINSENTRY_MODEL__PRECISION"),
+        ("FINSENTRY_STATUS_EVRY", "FINSENTRY_STATUS_EVERY"),
+    ],
+)
+def test_unknown_variables_are_refused_with_the_closest_name(var: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_environment({var: "x", "FINSENTRY_HOME": "/tmp/x", "PATH": "/bin"})
+    assert str(err.value) == f"{var} names no setting; did you mean {suggestion}?"
+
+
+def test_every_settings_field_is_a_known_variable() -> None:
+    names = setting_variables()
+    assert {"FINSENTRY_HOME", "FINSENTRY_KAFKA", "FINSENTRY_KAFKA__PORT", "FINSENTRY_METRICS__PORT"} <= names
+    check_environment(dict.fromkeys(names, "x"))  # every real name passes
+    check_environment({"FINSENTRY_IMAGE_TAG": "0.1.0"})  # docker-compose's, not a setting, but ours
+    with pytest.raises(ConfigError, match="FINSENTRY_QQQQ names no setting; no setting has a similar name"):
+        check_environment({"FINSENTRY_QQQQ": "1"})

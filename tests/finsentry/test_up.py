@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +40,17 @@ def _search(env: dict[str, str]) -> list[dict[str, object]]:
     return list(json.loads(out.stdout))
 
 
+def _stored_by_metrics(log: Path) -> float:
+    """The worker's own count of stored documents, read from the metrics URL its log line names."""
+    import httpx
+
+    line = next(ln for ln in log.read_text().splitlines() if ln.startswith("worker-1") and "metrics on http" in ln)
+    url = re.search(r"http://\S+/metrics", line)
+    assert url is not None
+    text = httpx.get(url.group(0), timeout=5).text
+    return float(next(ln for ln in text.splitlines() if ln.startswith("finsentry_docs_stored_total ")).split()[1])
+
+
 def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "finsentry.app.cli", "up", "--demo", "--demo-rate", "200"],
@@ -50,6 +62,7 @@ def _up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> None:
     home = tmp_path / "fs-home"
+    dash = free_port()
     env = {
         **os.environ,
         "FINSENTRY_HOME": str(home),
@@ -58,6 +71,8 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
         "FINSENTRY_STATUS_EVERY": "1",
         "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
         "PYTHONUNBUFFERED": "1",
+        "FINSENTRY_DASHBOARD__PORT": str(dash),
+        "FINSENTRY_DASHBOARD__URL": f"http://127.0.0.1:{dash}",
     }
     log = tmp_path / "up.log"
     proc = _up(env, log)
@@ -77,11 +92,13 @@ def test_up_demo_then_ctrl_c_then_restart_keeps_documents(tmp_path: Path) -> Non
     )
     assert status["broker"] == "up" and status["current_model"] == docs[0]["model_version"]
     assert status["kafka"]["records"]["news.raw"] >= 400
+    assert _stored_by_metrics(log) >= 443  # the worker's /metrics counts what it stored
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     wait_until(lambda: not _our_processes(str(home)), 10, "every child process to exit")
     text = log.read_text()
-    for part in ("broker ready", "worker-1 ready", "status    | in", "worker-1 stopped", "broker stopped"):
+    expected = ("broker ready", "worker-1 ready", "status    | in", "worker-1 stopped", "broker stopped")
+    for part in (*expected, "dashboard ready", f"| dashboard http://127.0.0.1:{dash}", "dashboard stopped"):
         assert part in text, part
     before = {d["id"] for d in docs}
 

@@ -7,10 +7,13 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from finsentry.ids import doc_id
+from finsentry.schemas import NewsItem, Prediction, ScoredDoc
 from models.registry import ModelRegistry
 from models.serving import serve_model_argv
 from tests.conftest import free_port
@@ -68,3 +71,36 @@ def triton_url(registry_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         proc.wait()
     log.close()
     shutil.rmtree(home / "triton", ignore_errors=True)
+
+
+HEADLINES = (
+    "Acme shares jump after earnings beat",
+    "Oil slumps on weak demand fears",
+    "Central bank holds rates steady",
+    "Beta Corp recalls faulty batteries",
+    "Gold climbs as dollar weakens",
+)
+
+
+def stored_docs(n: int, version: str = "old-model", start: datetime | None = None) -> list[ScoredDoc]:
+    """``n`` distinct scored documents, one minute apart (several share a minute: ties in time)."""
+    t0 = start or datetime(2026, 11, 1, tzinfo=UTC)
+    docs = []
+    for i in range(n):
+        url = f"https://news.example.com/rescore/{i}"
+        item = NewsItem(
+            id=doc_id(url),
+            source="wire",
+            url=url,
+            title=f"{HEADLINES[i % len(HEADLINES)]} ({i})",
+            published_at=t0 + timedelta(minutes=i // 3),
+        )
+        pred = Prediction(
+            sentiment="neutral",
+            sentiment_scores={"negative": 0.1, "neutral": 0.8, "positive": 0.1},
+            topic="Markets",
+            topic_scores={"Markets": 1.0},
+            model_version=version,
+        )
+        docs.append(ScoredDoc.from_prediction(item, pred))
+    return docs

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,16 +17,18 @@ from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.proc import die_with_parent
 from stream.worker import READY_MARKER
 
+WORKER_COMMAND = ("-m", "finsentry.app.cli", "worker")
+
 
 class WorkerProcess:
     """One ``finsentry worker`` child, its output collected for assertions."""
 
-    def __init__(self, env: dict[str, str], instance_id: str) -> None:
+    def __init__(self, env: dict[str, str], instance_id: str, command: Sequence[str] = WORKER_COMMAND) -> None:
         env = {**env, "FINSENTRY_WORKER__INSTANCE_ID": instance_id}
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "finsentry.app.cli", "worker"],
+            [sys.executable, *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -81,8 +83,8 @@ def start_worker(pipeline_env: dict[str, str]) -> Iterator[Callable[..., WorkerP
     """Start a worker with a stable instance id (static group membership), wait until ready."""
     started: list[WorkerProcess] = []
 
-    def factory(instance_id: str = "w1") -> WorkerProcess:
-        w = WorkerProcess(pipeline_env, instance_id)
+    def factory(instance_id: str = "w1", command: Sequence[str] = WORKER_COMMAND) -> WorkerProcess:
+        w = WorkerProcess(pipeline_env, instance_id, command)
         started.append(w)
         w.wait_ready()
         return w

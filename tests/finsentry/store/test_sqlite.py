@@ -106,3 +106,54 @@ def test_counts_per_bucket_topic_sentiment(store: SqliteStore, make_doc: Callabl
     rows = store.counts(bucket_seconds=3600)
     assert [(r.bucket.hour, r.sentiment, r.count) for r in rows] == [(12, "negative", 5), (13, "positive", 3)]
     assert sum(r.count for r in store.counts(3600, since=T0 + timedelta(minutes=60))) == 3
+
+
+def test_v1_database_upgrades_in_place(tmp_path: Path, make_doc: Callable[..., ScoredDoc]) -> None:
+    import json
+    import sqlite3
+
+    from finsentry.protocols import TrendQuery
+    from finsentry.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[1])
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at REAL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+    docs = [make_doc(1, "Acme shares falling"), make_doc(2, "Acme oil rallies", sentiment="negative", minutes=5)]
+    for d in docs:  # written exactly as the v1 store wrote them
+        payload = json.loads(d.model_dump_json(by_alias=True))
+        if d.id == docs[1].id:  # a v1 payload from before story ids and signed scores existed
+            payload.pop("story_id")
+            payload.pop("signed_score")
+        conn.execute(
+            "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (d.id, d.source, d.title, d.body, d.event_time.timestamp(), d.sentiment, d.topic, d.model_version,
+             json.dumps(d.tickers), json.dumps(payload)),
+        )  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    assert [d.id for d in store.search(SearchQuery(text="falls"))] == [docs[0].id]
+    assert [d.id for d in store.search(SearchQuery(story_id=docs[1].id))] == [docs[1].id]
+    rows = store.trend(TrendQuery(bucket_seconds=3600, dimension="ticker"))
+    assert [(r.key, r.count, r.negative) for r in rows] == [("ACME", 2, 1)]
+    assert abs(rows[0].mean_score - docs[0].signed_score / 2) < 1e-12  # v1 doc without a score: 0
+    store.upsert([make_doc(3, "Acme again", minutes=2)])
+    assert store.total() == 3 and len(store.search(SearchQuery(ticker="ACME"))) == 3
+
+
+def test_ensure_recreates_a_dropped_documents_table(tmp_path: Path, make_doc: Callable[..., ScoredDoc]) -> None:
+    import sqlite3
+
+    SqliteStore(tmp_path / "d.db").upsert([make_doc(1, "Acme falling")])
+    conn = sqlite3.connect(tmp_path / "d.db")
+    conn.execute("DROP TABLE docs")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(tmp_path / "d.db")
+    store.ensure()
+    store.ensure()  # idempotent
+    store.upsert([make_doc(1, "Acme falling"), make_doc(2, "Acme rallies", minutes=1)])
+    assert [d.title for d in store.search(SearchQuery(text="falls", ticker="ACME"))] == ["Acme falling"]
+    assert store.total() == 2

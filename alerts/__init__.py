@@ -1,0 +1,1 @@
+"""Alerts: surges of negative news per ticker, topic or source, delivered as signed webhooks."""

@@ -1,0 +1,1 @@
+"""The analyst's live view: a Streamlit multipage app reading the stores through their protocols."""
