@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from finsentry.errors import FinsentryError
 from finsentry.ids import content_id
+from finsentry.metrics import CRAWLER_ITEMS, CRAWLER_POLLS
 from finsentry.protocols import FeedHealthStore, SeenItems
 from finsentry.schemas import FeedHealth, NewsItem, utcnow
 from finsentry.settings import IngestSettings
@@ -110,6 +111,8 @@ class Crawler:
         update["next_poll_at"] = now + timedelta(seconds=max(spec.interval_s * factor, retry_after))
         health = prev.model_copy(update=update)
         self._last[spec.name] = health
+        CRAWLER_POLLS.labels(spec.name, health.status).inc()
+        CRAWLER_ITEMS.labels(spec.name).inc(int(update.get("items_new", 0)))  # type: ignore[call-overload]
         try:
             self._health.put_health(health)
         except Exception:  # the store being away must not stop the crawl; the next poll writes again
