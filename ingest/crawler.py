@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from finsentry.errors import FinsentryError
 from finsentry.ids import content_id
+from finsentry.metrics import CRAWLER_ITEMS, CRAWLER_POLLS
 from finsentry.protocols import FeedHealthStore, SeenItems
 from finsentry.schemas import FeedHealth, NewsItem, utcnow
 from finsentry.settings import IngestSettings
@@ -109,8 +110,13 @@ class Crawler:
         factor = min(2 ** self._failures.get(spec.name, 0), MAX_ERROR_BACKOFF)
         update["next_poll_at"] = now + timedelta(seconds=max(spec.interval_s * factor, retry_after))
         health = prev.model_copy(update=update)
-        self._health.put_health(health)
         self._last[spec.name] = health
+        CRAWLER_POLLS.labels(spec.name, health.status).inc()
+        CRAWLER_ITEMS.labels(spec.name).inc(int(update.get("items_new", 0)))  # type: ignore[call-overload]
+        try:
+            self._health.put_health(health)
+        except Exception:  # the store being away must not stop the crawl; the next poll writes again
+            log.exception("feed %s: health not stored", spec.name)
         return health
 
     def _failed(self, spec: FeedSpec, reason: str, now: datetime) -> dict[str, object]:

@@ -141,6 +141,10 @@ def run(
     settings = _settings(ctx)
     specs = _feeds(settings, feeds)
     sink = _sink(settings, None)
+    if settings.metrics.enabled:  # /metrics (polls, new items per feed) and /healthz
+        from finsentry.metrics import MetricsServer
+
+        MetricsServer(settings.metrics.address, settings.metrics.port).start()
     try:
         asyncio.run(_forever(_crawler(settings, specs, sink)))
     finally:
