@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from finsentry.errors import ConfigError
@@ -67,36 +67,6 @@ _STORES: dict[str, Callable[[Settings], DocumentStore]] = {
     "http": _elasticsearch,
     "https": _elasticsearch,
 }
-
-
-def _sqlite_labels(settings: Settings) -> LabelStore:
-    from finsentry.store.sqlite_labels import SqliteLabelStore
-    from finsentry.store.sqlitedb import SqliteDatabase
-
-    return SqliteLabelStore(SqliteDatabase(sqlite_path(settings.store.url)))
-
-
-def _es_labels(settings: Settings) -> LabelStore:
-    from finsentry.store.es import make_es_client
-    from finsentry.store.es_labels import ElasticsearchLabelStore
-
-    return ElasticsearchLabelStore(make_es_client(settings.store), settings.store.index_prefix)
-
-
-_LABEL_STORES: dict[str, Callable[[Settings], LabelStore]] = {
-    "sqlite": _sqlite_labels,
-    "http": _es_labels,
-    "https": _es_labels,
-}
-
-
-def make_label_store(settings: Settings) -> LabelStore:
-    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
-
-    Raises:
-        ConfigError: unknown scheme.
-    """
-    return _pick(_LABEL_STORES, settings.store.url, "label store")(settings)
 
 
 def _pick(table: dict[str, Callable[[Settings], T]], url: str, what: str) -> Callable[[Settings], T]:
@@ -187,35 +157,37 @@ def make_classifier(settings: Settings) -> Classifier:
     return _pick(_CLASSIFIERS, settings.model.classifier_url, "classifier")(settings)
 
 
-def _sqlite_alert_stores(settings: Settings) -> AlertStores:
-    from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore, SqliteSubscriberStore
-    from finsentry.store.sqlitedb import SqliteDatabase
-
-    db = SqliteDatabase(sqlite_path(settings.store.url))
-    return AlertStores(SqliteAlertStore(db), SqliteSubscriberStore(db), SqliteDeliveryStore(db))
+# How one record kind's store is built on each backend: from a SqliteDatabase, from (client, index prefix).
+_Builders = tuple[Callable[[Any], T], Callable[[Any, str], T]]
 
 
-def _es_alert_stores(settings: Settings) -> AlertStores:
-    from finsentry.store.es import make_es_client
-    from finsentry.store.es_alerts import (
-        ElasticsearchAlertStore,
-        ElasticsearchDeliveryStore,
-        ElasticsearchSubscriberStore,
-    )
+def _on_store(settings: Settings, sqlite: Callable[[Any], T], es: Callable[[Any, str], T], what: str) -> T:
+    """One record kind's store beside the documents: the SQLite file or the Elasticsearch cluster of the URL."""
 
-    client, prefix = make_es_client(settings.store), settings.store.index_prefix
-    return AlertStores(
-        ElasticsearchAlertStore(client, prefix),
-        ElasticsearchSubscriberStore(client, prefix),
-        ElasticsearchDeliveryStore(client, prefix),
-    )
+    def on_sqlite(s: Settings) -> T:
+        from finsentry.store.sqlitedb import SqliteDatabase
+
+        return sqlite(SqliteDatabase(sqlite_path(s.store.url)))
+
+    def on_es(s: Settings) -> T:
+        from finsentry.store.es import make_es_client
+
+        return es(make_es_client(s.store), s.store.index_prefix)
+
+    return _pick({"sqlite": on_sqlite, "http": on_es, "https": on_es}, settings.store.url, what)(settings)
 
 
-_ALERT_STORES: dict[str, Callable[[Settings], AlertStores]] = {
-    "sqlite": _sqlite_alert_stores,
-    "http": _es_alert_stores,
-    "https": _es_alert_stores,
-}
+def make_label_store(settings: Settings) -> LabelStore:
+    """Where analysts' corrections live: the same store as the documents (``settings.store.url``).
+
+    Raises:
+        ConfigError: unknown scheme.
+    """
+    from finsentry.store.es_labels import ElasticsearchLabelStore
+    from finsentry.store.sqlite_labels import SqliteLabelStore
+
+    build: _Builders[LabelStore] = (SqliteLabelStore, ElasticsearchLabelStore)
+    return _on_store(settings, *build, "label store")
 
 
 def make_alert_stores(settings: Settings) -> AlertStores:
@@ -224,30 +196,17 @@ def make_alert_stores(settings: Settings) -> AlertStores:
     Raises:
         ConfigError: unknown scheme.
     """
-    return _pick(_ALERT_STORES, settings.store.url, "store")(settings)
+    from finsentry.store import es_alerts as e
+    from finsentry.store import sqlite_alerts as q
 
-
-def _sqlite_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
-    from finsentry.store.sqlite_feeds import SqliteFeedHealthStore, SqliteSeenItems
-    from finsentry.store.sqlitedb import SqliteDatabase
-
-    db = SqliteDatabase(sqlite_path(settings.store.url))
-    return SqliteFeedHealthStore(db), SqliteSeenItems(db)
-
-
-def _es_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
-    from finsentry.store.es import make_es_client
-    from finsentry.store.es_feeds import ElasticsearchFeedHealthStore, ElasticsearchSeenItems
-
-    client, prefix = make_es_client(settings.store), settings.store.index_prefix
-    return ElasticsearchFeedHealthStore(client, prefix), ElasticsearchSeenItems(client, prefix)
-
-
-_CRAWLER_STATE: dict[str, Callable[[Settings], tuple[FeedHealthStore, SeenItems]]] = {
-    "sqlite": _sqlite_crawler_state,
-    "http": _es_crawler_state,
-    "https": _es_crawler_state,
-}
+    return _on_store(
+        settings,
+        lambda db: AlertStores(q.SqliteAlertStore(db), q.SqliteSubscriberStore(db), q.SqliteDeliveryStore(db)),
+        lambda c, p: AlertStores(
+            e.ElasticsearchAlertStore(c, p), e.ElasticsearchSubscriberStore(c, p), e.ElasticsearchDeliveryStore(c, p)
+        ),
+        "store",
+    )
 
 
 def make_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
@@ -256,28 +215,14 @@ def make_crawler_state(settings: Settings) -> tuple[FeedHealthStore, SeenItems]:
     Raises:
         ConfigError: unknown scheme.
     """
-    return _pick(_CRAWLER_STATE, settings.store.url, "store")(settings)
+    from finsentry.store import es_feeds as e
+    from finsentry.store import sqlite_feeds as q
 
-
-def _sqlite_stories(settings: Settings) -> StoryIndex:
-    from finsentry.store.sqlite_feeds import SqliteStoryIndex
-    from finsentry.store.sqlitedb import SqliteDatabase
-
-    return SqliteStoryIndex(SqliteDatabase(sqlite_path(settings.store.url)))
-
-
-def _es_stories(settings: Settings) -> StoryIndex:
-    from finsentry.store.es import make_es_client
-    from finsentry.store.es_feeds import ElasticsearchStoryIndex
-
-    return ElasticsearchStoryIndex(make_es_client(settings.store), settings.store.index_prefix)
-
-
-_STORIES: dict[str, Callable[[Settings], StoryIndex]] = {
-    "sqlite": _sqlite_stories,
-    "http": _es_stories,
-    "https": _es_stories,
-}
+    build: _Builders[tuple[FeedHealthStore, SeenItems]] = (
+        lambda db: (q.SqliteFeedHealthStore(db), q.SqliteSeenItems(db)),
+        lambda c, p: (e.ElasticsearchFeedHealthStore(c, p), e.ElasticsearchSeenItems(c, p)),
+    )
+    return _on_store(settings, *build, "store")
 
 
 def make_story_index(settings: Settings) -> StoryIndex:
@@ -286,4 +231,8 @@ def make_story_index(settings: Settings) -> StoryIndex:
     Raises:
         ConfigError: unknown scheme.
     """
-    return _pick(_STORIES, settings.store.url, "store")(settings)
+    from finsentry.store.es_feeds import ElasticsearchStoryIndex
+    from finsentry.store.sqlite_feeds import SqliteStoryIndex
+
+    build: _Builders[StoryIndex] = (SqliteStoryIndex, ElasticsearchStoryIndex)
+    return _on_store(settings, *build, "store")
