@@ -79,13 +79,13 @@ def test_slow_store(
     supervised: Callable[..., Supervised],
     tmp_path: Path,
 ) -> None:
-    h = new_history("slow store (+50 ms per network read)")
+    h = new_history("slow store (+30 ms per network read)")
     prefix = "f" + h.nonce
-    es_proxy.delay = 0.05
+    es_proxy.delay = 0.03
     sup = supervised(_env_for_es(broker, tmp_path, es_proxy, prefix))
     direct = _es_store(search_server.url, prefix)
-    _send(broker.bootstrap, h, 0, 300)
-    wait_until(lambda: len(set(h.stored_ids(direct))) >= 300, 150, "every document through the slow store")
+    _send(broker.bootstrap, h, 0, 200)
+    wait_until(lambda: len(set(h.stored_ids(direct))) >= 200, 150, "every document through the slow store")
     out = h.judge(direct, note=f"restarts {sup.restarts}")
     assert out.holds, out
 
