@@ -35,6 +35,7 @@ class Up:
             **{k: v for k, v in os.environ.items() if not k.startswith("FINSENTRY_")},
             "FINSENTRY_HOME": str(home),
             "FINSENTRY_KAFKA__PORT": str(self.port),
+            "FINSENTRY_DASHBOARD__PORT": str(free_port()),  # two installations on one machine: own ports
             "FINSENTRY_MODEL__CLASSIFIER_URL": "baseline://",
             "FINSENTRY_STATUS_EVERY": "1",
             "FINSENTRY_WORKER__BATCH_WITHIN": "0.2",
@@ -190,6 +191,7 @@ def test_two_homes_on_one_machine_share_nothing(make_up: type[Up], tmp_path: Pat
     b.start("--demo", "--demo-rate", "1000")
     for up in (a, b):
         up.wait_for(f"scored {DEMO_DOCS} | lag 0", 120)
+        up.wait_for("pipeline up", 120)  # every part started: the process set is complete
     wait_until(lambda: len(a.doc_ids()) == len(b.doc_ids()) == DEMO_DOCS, 30, "both demos stored")
     pids_a, pids_b = set(a.processes()), set(b.processes())
     assert pids_a and pids_b and not pids_a & pids_b
