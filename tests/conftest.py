@@ -23,6 +23,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def skip_backlog(bootstrap: str, group: str, topic: str = "news.raw") -> None:
+    """Commit a new consumer group's offsets at the end of ``topic``.
+
+    The session broker keeps every record earlier tests sent; a test's fresh group would otherwise
+    read all of them (Faust starts a group with no commits at the earliest offset) before its own.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(parts)
+        consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+    finally:
+        consumer.close()
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """A real noida-db Kafka endpoint on 127.0.0.1, started once and stopped at the end."""

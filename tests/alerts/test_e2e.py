@@ -26,6 +26,7 @@ from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from stream.worker import READY_MARKER
 from tests.alerts.receiver import Answer, Receiver
+from tests.conftest import skip_backlog
 
 RULES = """
 rules:
@@ -106,6 +107,9 @@ def env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     tag = uuid.uuid4().hex[:8]
+    skip_backlog(broker.bootstrap, f"w-{tag}")  # what earlier tests left on the shared topics is not ours
+    skip_backlog(broker.bootstrap, f"d-{tag}", "news.scored")
+    skip_backlog(broker.bootstrap, f"h-{tag}", "alerts")
     return {
         **os.environ,
         "FINSENTRY_HOME": str(tmp_path),

@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from finsentry.app.factory import make_store
-from finsentry.broker import EmbeddedBroker
+from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.protocols import SearchQuery
 from finsentry.settings import Settings, StoreSettings
-from tests.conftest import EmbeddedSearch, free_port
+from tests.conftest import EmbeddedSearch, free_port, skip_backlog
 from tests.deploy.test_compose import COMPOSE, interpolate
 from tests.stream.conftest import wait_until
 
@@ -119,6 +119,8 @@ def test_every_compose_service_runs_locally_and_a_crawled_story_is_stored(
     feed_url, nonce = feed_server
     (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - name: local-wire\n    url: {feed_url}\n    interval_s: 5\n")
     (tmp_path / "home").mkdir()
+    ensure_topics(broker.bootstrap, 4)
+    skip_backlog(broker.bootstrap, f"compose-{prefix}")
     one_shot = [n for n, s in ours.items() if s.get("restart") == "no"]
     running = [n for n in ours if n not in one_shot]
     for name in ["topics", "index-init", "model-export"]:  # compose's dependency order

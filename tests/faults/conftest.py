@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from finsentry import topics
 from finsentry.broker import ensure_topics
 from ingest.replay import record_key
+from tests.conftest import skip_backlog
 from tests.faults.checker import History, write_report
 from tests.stream.conftest import WorkerProcess
 
@@ -32,12 +33,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def fault_env(bootstrap: str, home: Path, **extra: str) -> dict[str, str]:
-    """Environment of one case's workers: own group, own store, the given broker."""
+    """Environment of one case's workers: own group (reading only what the case sends), own store, the broker."""
+    group = f"fault-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, 4)
+    skip_backlog(bootstrap, group)
     return {
         **os.environ,
         "FINSENTRY_HOME": str(home),
         "FINSENTRY_KAFKA__BOOTSTRAP": bootstrap,
-        "FINSENTRY_KAFKA__GROUP": f"fault-{uuid.uuid4().hex[:8]}",
+        "FINSENTRY_KAFKA__GROUP": group,
         "FINSENTRY_STORE__URL": f"sqlite:///{home}/docs.db",
         "FINSENTRY_MODEL__CLASSIFIER_URL": "baseline://",
         "FINSENTRY_WORKER__BATCH_SIZE": "32",

@@ -16,6 +16,7 @@ import pytest
 from finsentry.broker import EmbeddedBroker, ensure_topics
 from finsentry.proc import die_with_parent
 from stream.worker import READY_MARKER
+from tests.conftest import skip_backlog
 
 WORKER_COMMAND = ("-m", "finsentry.app.cli", "worker")
 
@@ -63,11 +64,13 @@ class WorkerProcess:
 def pipeline_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
     """Environment for workers of one test: own group and store, shared broker."""
     ensure_topics(broker.bootstrap, 4)
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    skip_backlog(broker.bootstrap, group)
     return {
         **os.environ,
         "FINSENTRY_HOME": str(tmp_path),
         "FINSENTRY_KAFKA__BOOTSTRAP": broker.bootstrap,
-        "FINSENTRY_KAFKA__GROUP": f"test-{uuid.uuid4().hex[:8]}",
+        "FINSENTRY_KAFKA__GROUP": group,
         "FINSENTRY_STORE__URL": f"sqlite:///{tmp_path}/docs.db",
         "FINSENTRY_MODEL__CLASSIFIER_URL": "local://current",
         "FINSENTRY_MODEL__REGISTRY": str(tmp_path / "models"),
