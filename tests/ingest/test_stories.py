@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-import multiprocessing
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,14 +75,21 @@ def test_two_worker_processes_agree_on_stories(tmp_path: Path) -> None:
 
     path = tmp_path / "s.db"
     SqliteDatabase(path).close()
-    start = time.time() + 1.0
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_assign_in_process, args=(str(path), n, start)) for n in ("w1", "w2")]
+    start = time.time() + 3.0
+    # Separate interpreters, as two workers are (a spawn child would re-run whatever script an
+    # earlier in-process test left as __main__).
+    code = "import sys; from tests.ingest.test_stories import _assign_in_process as a; a(sys.argv[1], sys.argv[2], float(sys.argv[3]))"
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path), n, str(start)],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        for n in ("w1", "w2")
+    ]
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+        assert p.wait(60) == 0
     db = SqliteDatabase(path)
     rows = dict(db.conn.execute("SELECT doc_id, story_id FROM story_members").fetchall())
     for i in range(30):
