@@ -78,7 +78,10 @@ def test_two_worker_processes_agree_on_stories(tmp_path: Path) -> None:
     start = time.time() + 3.0
     # Separate interpreters, as two workers are (a spawn child would re-run whatever script an
     # earlier in-process test left as __main__).
-    code = "import sys; from tests.ingest.test_stories import _assign_in_process as a; a(sys.argv[1], sys.argv[2], float(sys.argv[3]))"
+    code = (
+        "import sys; from tests.ingest.test_stories import _assign_in_process as a;"
+        " a(sys.argv[1], sys.argv[2], float(sys.argv[3]))"
+    )
     root = Path(__file__).resolve().parents[2]
     procs = [
         subprocess.Popen(
