@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from finsentry.broker import EmbeddedBroker, noida_binary, wait_for_port
 from finsentry.settings import Settings
+
+# Property tests judge behaviour, not speed: a cold or busy 2-core CI machine must not fail them.
+settings.register_profile("finsentry", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("finsentry")
 
 
 def free_port() -> int:
