@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class CliProcess:
+    """One child process (usually ``finsentry ...``) with its output collected; ready when ``marker`` appears."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], marker: str) -> None:
+        from finsentry.proc import die_with_parent
+
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.marker = marker
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line)
+            if self.marker in line:
+                self.ready.set()
+
+    def wait_ready(self, timeout: float = 60.0) -> CliProcess:
+        if not self.ready.wait(timeout):
+            raise AssertionError(f"not ready ({self.marker}):\n" + "".join(self.lines[-40:]))
+        return self
+
+    def stop(self, sig_kill: bool = False) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill() if sig_kill else self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def skip_backlog(bootstrap: str, group: str, topic: str = "news.raw") -> None:

@@ -8,7 +8,6 @@ import random
 import string
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,14 +18,13 @@ import pytest
 
 from alerts.service import DELIVERER_READY, DETECTOR_READY
 from finsentry.broker import EmbeddedBroker, ensure_topics
-from finsentry.proc import die_with_parent
 from finsentry.protocols import SearchQuery
 from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from stream.worker import READY_MARKER
 from tests.alerts.receiver import Answer, Receiver
-from tests.conftest import skip_backlog
+from tests.conftest import CliProcess, skip_backlog
 
 RULES = """
 rules:
@@ -65,40 +63,11 @@ CALM = [
 ]
 
 
-class Cli:
+class Cli(CliProcess):
     """One ``finsentry`` child process with its output collected."""
 
     def __init__(self, argv: list[str], env: dict[str, str], marker: str) -> None:
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.marker = marker
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "finsentry.app.cli", *argv], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
-        )  # fmt: skip
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self.lines.append(line)
-            if self.marker in line:
-                self.ready.set()
-
-    def wait_ready(self, timeout: float = 60.0) -> Cli:
-        if not self.ready.wait(timeout):
-            raise AssertionError(f"not ready ({self.marker}):\n" + "".join(self.lines[-40:]))
-        return self
-
-    def stop(self, sig_kill: bool = False) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill() if sig_kill else self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__([sys.executable, "-m", "finsentry.app.cli", *argv], env, marker)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -14,50 +12,18 @@ from pathlib import Path
 import pytest
 
 from finsentry.broker import EmbeddedBroker, ensure_topics
-from finsentry.proc import die_with_parent
 from stream.worker import READY_MARKER
-from tests.conftest import skip_backlog
+from tests.conftest import CliProcess, skip_backlog
 
 WORKER_COMMAND = ("-m", "finsentry.app.cli", "worker")
 
 
-class WorkerProcess:
+class WorkerProcess(CliProcess):
     """One ``finsentry worker`` child, its output collected for assertions."""
 
     def __init__(self, env: dict[str, str], instance_id: str, command: Sequence[str] = WORKER_COMMAND) -> None:
         env = {**env, "FINSENTRY_WORKER__INSTANCE_ID": instance_id}
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.proc = subprocess.Popen(
-            [sys.executable, *command],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self.lines.append(line)
-            if READY_MARKER in line:
-                self.ready.set()
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        if not self.ready.wait(timeout):
-            raise AssertionError("worker not ready:\n" + "".join(self.lines[-40:]))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__([sys.executable, *command], env, READY_MARKER)
 
 
 @pytest.fixture
