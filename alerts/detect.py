@@ -291,8 +291,9 @@ class Detector:
         return self._emit(Change(resolved, EVENT_RESOLVED))
 
     def _maybe_repeat(self, alert: Alert, now: datetime) -> Change | None:
-        first = alert.first_window_start or alert.window_start
-        due = int((now - first) / self._repeat)
+        # counted from when the incident first fired, not from its window's start: an alert that
+        # fires late in an old window must not repeat straight after its first notification
+        due = int((now - alert.created_at) / self._repeat)
         if due <= alert.repeats:
             return None
         repeated = alert.model_copy(update={"repeats": due, "updated_at": now})

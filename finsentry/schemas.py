@@ -175,7 +175,7 @@ class Alert(_Record):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
-    repeats: int = 0  # repeat notifications due so far (one per repeat interval since the first window)
+    repeats: int = 0  # repeat notifications due so far (one per repeat interval since it first fired)
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

@@ -224,10 +224,20 @@ def test_a_long_incident_repeats_once_per_interval(stores: Stores, make_doc: Cal
         changes = det.tick()
         assert all(c.event == EVENT_REPEAT for c in changes)
     (alert,) = stores.alerts.list_alerts()
-    assert alert.repeats == 1 and alert.first_window_start == T0  # due once at T0 + 10 min, not twice
-    clock.now = T0 + timedelta(minutes=20, seconds=1)
+    assert alert.repeats == 1 and alert.first_window_start == T0  # fired at T0 + 4 min, due once at T0 + 14 min
+    clock.now = T0 + timedelta(minutes=24, seconds=1)
     assert [c.alert.repeats for c in det.tick()] == [2]
     assert det.tick() == []
+
+
+def test_an_alert_firing_late_in_an_old_window_does_not_repeat_at_once(
+    stores: Stores, make_doc: Callable[..., ScoredDoc]
+) -> None:
+    clock = Clock(T0 + timedelta(minutes=14))  # the window began 14 minutes ago, past the 10-minute interval
+    det = Detector([RULE], stores.docs, stores.alerts, 60.0, 2, 600.0, 12, clock)
+    feed(det, stores, [make_doc(T0 + timedelta(seconds=i)) for i in range(6)])
+    assert [a.repeats for a in stores.alerts.list_alerts()] == [0]
+    assert det.tick() == []  # counted from the first firing, the old window's age does not count
 
 
 class LaggingIndex:
