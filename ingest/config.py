@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,6 +49,11 @@ class FeedSpec(BaseModel):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme == "file":  # a local file the operator names, e.g. a JSON-lines export
+            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+                raise ValueError(f"a file URL needs an absolute path (file:///path): {value[:200]!r}")
+            return value.strip()
         try:
             canonical_url(value)
         except InvalidRecord as exc:

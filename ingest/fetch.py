@@ -14,7 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -123,13 +124,15 @@ class Fetcher:
         return self._gates[host]
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
-        """GET ``url`` following at most ``max_redirects`` redirects, with retries.
+        """GET ``url`` following at most ``max_redirects`` redirects, with retries; or read a ``file:`` URL.
 
         Raises:
             FeedError: the reason (robots, HTTP status, timeout, size, redirects).
             RetryLater: 429/503 with a Retry-After longer than ``max_backoff_s``.
 
         """
+        if urlsplit(url).scheme == "file":
+            return await asyncio.to_thread(self._read_file, url, last_modified)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -152,6 +155,21 @@ class Fetcher:
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FeedError(f"redirect to a non-HTTP URL: {url[:200]}")
             visited.append(url)
+
+    def _read_file(self, url: str, last_modified: str | None) -> Fetched:
+        """A local feed file (``file:///abs/path``): its mtime stands in for Last-Modified."""
+        path = Path(unquote(urlsplit(url).path))
+        try:
+            stat = path.stat()
+            changed = email.utils.formatdate(stat.st_mtime, usegmt=True)
+            if last_modified == changed:
+                return Fetched(url, True, last_modified=changed)
+            if stat.st_size > self._s.max_bytes:
+                raise FeedError(f"file too large: {stat.st_size} bytes > cap {self._s.max_bytes}")
+            content = path.read_bytes()
+        except OSError as exc:
+            raise FeedError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return Fetched(url, False, content, None, None, changed)
 
     def _result(self, url: str, response: _Answer) -> Fetched:
         if response.status_code == 304:

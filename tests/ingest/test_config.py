@@ -27,6 +27,8 @@ def test_minimal_file_with_defaults(tmp_path: Path) -> None:
         ("feeds:\n  - url: http://x.example/\n", "feeds[0]: name"),
         ("feeds:\n  - name: a\n    url: http://x.example/\n  - name: a\n    url: http://y.example/\n",
          "feeds[1] ('a'): name"),
+        ("feeds:\n  - name: a\n    url: file://host/x.jsonl\n", "feeds[0] ('a'): url"),
+        ("feeds:\n  - name: a\n    url: file:x.jsonl\n", "absolute path"),
         ("feeds: []\n", "feeds"),
         ("- just a list\n", "expected a mapping"),
         ("feeds: [unclosed\n", "not valid YAML"),

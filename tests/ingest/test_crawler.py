@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -158,3 +159,23 @@ def test_health_survives_and_moves_with_the_url(feed_server: FeedServer, tmp_pat
     assert (health.next_poll_at - health.last_poll_at).total_seconds() == 200  # backed off x2
     stored = SqliteFeedHealthStore(SqliteDatabase(tmp_path / "state.db")).list_health()
     assert [(h.name, h.status, h.last_error) for h in stored] == [("x", "error", health.last_error)]
+
+
+def test_a_local_json_lines_file_is_a_feed(tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    rows = [{"title": f"Acme item {i}", "url": f"https://news.example.com/{i}", "id": str(i)} for i in range(3)]
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    feeds = [FeedSpec(name="export", url=export.as_uri(), kind="jsonl")]
+    [first] = _poll(feeds, tmp_path)
+    [again] = _poll(feeds, tmp_path)  # unchanged file: answered like a 304, nothing produced twice
+    assert (first.status, first.items_new, again.items_seen) == ("ok", 3, 0)
+    with export.open("a") as fh:
+        fh.write(json.dumps({"title": "Acme item 3", "url": "https://news.example.com/3"}) + "\n")
+    later = time.time() + 5
+    os.utime(export, (later, later))  # a new modification time, as an appending writer leaves
+    [grown] = _poll(feeds, tmp_path)
+    assert (grown.items_seen, grown.items_new) == (4, 1)
+    assert [i["title"] for i in _read(tmp_path / "out.jsonl")] == [f"Acme item {i}" for i in range(4)]
+    export.unlink()
+    [gone] = _poll(feeds, tmp_path)
+    assert gone.status == "error" and "cannot read" in (gone.last_error or "")
