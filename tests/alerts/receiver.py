@@ -17,6 +17,7 @@ class Received:
     body: bytes
     verified: dict[str, bool]  # secret -> did a signature made with it verify
     at: float
+    status: int = 200  # what the receiver answered
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver._record(dict(self.headers.items()), body)
                 answer = receiver._next()
+                receiver._record(dict(self.headers.items()), body, answer.status)
                 if answer.hang_s:
                     time.sleep(answer.hang_s)
                 self.send_response(answer.status)
@@ -62,7 +63,7 @@ class Receiver:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}/hooks"
 
-    def _record(self, headers: dict[str, str], body: bytes) -> None:
+    def _record(self, headers: dict[str, str], body: bytes, status: int) -> None:
         verified = {}
         for secret in self.secrets:
             try:
@@ -71,7 +72,7 @@ class Receiver:
             except Exception:  # noqa: BLE001 - any failure is "does not verify"
                 verified[secret] = False
         with self._lock:
-            self.received.append(Received(headers, body, verified, time.monotonic()))
+            self.received.append(Received(headers, body, verified, time.monotonic(), status))
 
     def _next(self) -> Answer:
         with self._lock:

@@ -77,7 +77,10 @@ def write_report(folder: Path) -> str:
     """The report as JSON and a markdown table; returns the table."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps([asdict(o) for o in REPORT], indent=2) + "\n")
-    rows = ["| fault | sent | good | stored | lost | duplicated | dead letters (expected / found) | holds | note |"]
+    rows = [
+        "| fault | sent | good | stored (webhooks: counted by the receiver) | lost | duplicated"
+        " | dead letters (expected / found) | holds | note |"
+    ]
     rows.append("|---|---|---|---|---|---|---|---|---|")
     for o in REPORT:
         rows.append(
