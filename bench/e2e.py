@@ -5,7 +5,8 @@ so the cores are not oversubscribed), the model in-process (``local://``) or beh
 ``finsentry serve-model`` (``--serve``). A producer offers headlines at ``--rate`` docs/s (0: as
 fast as the broker takes them), each stamped with its produce time (``fetched_at``); a reader of
 ``news.scored`` (written only after the store acknowledged the batch) measures produce → stored
-latency per document. Prints one JSON object on stdout; progress on stderr.
+latency per document; each worker's batch, model and store-write histograms say where its time
+went. Prints one JSON object on stdout; progress on stderr.
 
     python bench/e2e.py --workers 1,2,4 --docs 4000 --rate 0          # capacity
     python bench/e2e.py --workers 1 --docs 3000 --rate 150            # latency at a given load
@@ -112,6 +113,26 @@ def _read_scored(bootstrap: str, expected: int, timeout: float) -> list[tuple[fl
     return list(seen.values())
 
 
+def _time_split(ports: list[int]) -> dict[str, float]:
+    """Where the workers' batch time went: seconds summed over every worker's histograms."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names = {"finsentry_batch_seconds": "batch_s", "finsentry_model_seconds": "model_s"}
+    names["finsentry_store_write_seconds"] = "store_s"
+    out = dict.fromkeys(names.values(), 0.0)
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.endswith("_sum") and sample.name[:-4] in names:
+                    out[names[sample.name[:-4]]] += sample.value
+    out["other_s"] = out["batch_s"] - out["model_s"] - out["store_s"]  # decode, stories, publish, commit
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -140,9 +161,10 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
                 parts["model"] = _spawn(
                     argv, {**env, "FINSENTRY_MODEL__THREADS": str(CORES)}, tmp / "model.log", "serving finsentry"
                 )
+            ports = [free_port() for _ in range(workers)]
             for i in range(workers):
                 argv = [sys.executable, "-m", "finsentry.app.cli", "worker"]
-                wenv = {**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}"}
+                wenv = {**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}", "FINSENTRY_METRICS__PORT": str(ports[i])}
                 parts[f"worker-{i + 1}"] = _spawn(argv, wenv, tmp / f"worker-{i}.log", READY_MARKER)
             cpu0 = {name: _cpu_seconds(p.pid) for name, p in parts.items()}
             progress(f"{workers} worker(s) ready; offering {len(titles)} docs at {args.rate or 'max'} docs/s")
@@ -150,6 +172,7 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
             got = _read_scored(broker.bootstrap, len(titles), timeout=600)
             cpu = {name: round(_cpu_seconds(p.pid) - cpu0[name], 1) for name, p in parts.items()}
             rss = {name: round(_rss_mb(p.pid), 1) for name, p in parts.items()}
+            split = _time_split(ports)
         finally:
             for p in parts.values():
                 p.terminate()
@@ -168,6 +191,7 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
         "latency_p99_s": round(_pct(lat, 0.99), 3),
         "cpu_seconds": cpu,
         "peak_rss_mb": rss,
+        "worker_time_s": split,
     }
 
 
