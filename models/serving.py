@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ def make_infer(model: CurrentModel) -> Any:
     return infer
 
 
+LOAD_ATTEMPTS = 3
+
+
 def serve(
     model: CurrentModel,
     host: str,
@@ -90,13 +94,16 @@ def serve(
     """Run tritonserver with the model bound until SIGINT/SIGTERM.
 
     ``instances`` model instances run side by side, each in its own thread of this process.
+    A model load that fails is tried again with a fresh server, up to ``LOAD_ATTEMPTS`` times:
+    with several instances PyTriton's later instances fetch their config from the first one's
+    handshake socket and, on a busy host, can find it not yet listening (connection refused).
 
     Raises:
         ModelError: the version to serve is an ensemble (it scores text, not token ids).
         ConfigError: numpy 2 is installed (see :func:`check_numpy`).
     """
-    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-    from pytriton.triton import Triton, TritonConfig
+    from pytriton.triton import TritonConfig
+    from tritonclient.utils import InferenceServerException
 
     check_numpy()
     first = model.get()
@@ -110,6 +117,21 @@ def serve(
         metrics_port=metrics_port,
         exit_on_error=True,
     )
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        try:
+            _serve_once(model, config, workspace, queue_delay_us, instances)
+            return
+        except InferenceServerException as exc:
+            if attempt == LOAD_ATTEMPTS:
+                raise
+            log.warning("model load failed (attempt %d of %d), starting again: %s", attempt, LOAD_ATTEMPTS, exc)
+            time.sleep(2.0 * attempt)  # let the stopped server release its ports
+
+
+def _serve_once(model: CurrentModel, config: Any, workspace: Path, queue_delay_us: int, instances: int) -> None:
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    from pytriton.triton import Triton
+
     # PyTriton refuses an existing workspace, and a killed run leaves one behind: use a
     # fresh folder per run and remove it on the way out.
     run_dir = workspace / f"run-{os.getpid()}"
@@ -133,7 +155,8 @@ def serve(
                 ),
                 strict=True,
             )
-            log.info("serving %s on grpc %s:%d, http %s:%d", MODEL_NAME, host, grpc_port, host, http_port)
+            log.info("serving %s on grpc %s:%d, http %s:%d", MODEL_NAME, config.grpc_address, config.grpc_port,
+                     config.http_address, config.http_port)  # fmt: skip
             triton.serve()
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
