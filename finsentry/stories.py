@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 BANDS = 20
 ROWS = 3
 MATCH_JACCARD = 0.5
@@ -68,6 +70,7 @@ _DOWN = _wordset(
 _SALTS = [
     int.from_bytes(hashlib.blake2b(f"minhash{i}".encode(), digest_size=8).digest(), "big") for i in range(BANDS * ROWS)
 ]
+_SALTS_NP = np.array(_SALTS, dtype=np.uint64)
 
 
 def core_title(title: str) -> str:
@@ -174,6 +177,7 @@ def same_story(a: Sequence[str], b: Sequence[str]) -> bool:
     return not _names_conflict(a, b, only_a, only_b)
 
 
+@lru_cache(maxsize=1 << 16)  # headlines share most of their words
 def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
 
@@ -182,8 +186,9 @@ def band_keys(words: Sequence[str]) -> list[str]:
     """MinHash LSH band keys (``"<band>:<hex>"``); empty when the headline has too few words."""
     if len(words) < 2:
         return []
-    hashes = [_word_hash(w) for w in set(words)]
-    mins = [min(h ^ salt for h in hashes) for salt in _SALTS]
+    hashes = np.fromiter((_word_hash(w) for w in set(words)), dtype=np.uint64)
+    # every salt XOR every word hash at once; .tolist() gives the same Python ints as a loop would
+    mins = np.bitwise_xor.outer(_SALTS_NP, hashes).min(axis=1).tolist()
     keys = []
     for band in range(BANDS):
         row = mins[band * ROWS : (band + 1) * ROWS]
