@@ -5,7 +5,7 @@ copies) and 200 alerts with 20 stories of evidence each, then draws every page o
 in Streamlit's test harness: ``cold_s`` is the first draw (empty caches: every store read
 happens), ``warm_s`` the next one within the TTL.
 Prints one JSON object on stdout; progress on stderr. Usage:
-    python bench/dashboard_speed.py [--docs 100000] [--store sqlite:///path.db] [--repeat 3]
+    python bench/dashboard_speed.py [--docs 100000] [--store sqlite:///path.db | http://es:9200 | noida] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -138,9 +138,20 @@ def time_page(backends: Backends, page: str, whole_week: bool = False) -> dict[s
 
 
 def main() -> None:
+    if ARGS.store == "noida":
+        from store import noida_search  # bench/store.py: noida-db's Elasticsearch API on a free port
+
+        with noida_search() as url:
+            measure(url)
+    else:
+        measure(ARGS.store)
+
+
+def measure(store_url: str | None) -> None:
+    """Seed a store, draw every page, print the JSON."""
     tmp = tempfile.mkdtemp(prefix="bench-dash-")
-    url = ARGS.store or f"sqlite:///{tmp}/docs.db"
-    settings = Settings(home=Path(tmp), store=StoreSettings(url=url))
+    url = store_url or f"sqlite:///{tmp}/docs.db"
+    settings = Settings(home=Path(tmp), store=StoreSettings(url=url, request_timeout_s=120))
     store = make_store(settings)
     started = time.perf_counter()
     docs = synthetic(ARGS.docs)
@@ -173,7 +184,9 @@ def main() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=100_000)
-    parser.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--store", default=None, help="store URL (default: a fresh SQLite file; noida: noida-db's Elasticsearch API)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     ARGS = parser.parse_args()
     main()
