@@ -160,6 +160,9 @@ class RetrainSettings(BaseModel):
     min_labels: int = Field(default=50, ge=1)
     labels_dir: Path = Path("labels")  # relative: under FINSENTRY_HOME; label files dropped here are collected
     from_base: bool = False  # False: continue the current version; True: train from the base encoder
+    # From the base encoder (also when the current version has no fp32 weights to continue, as the
+    # bundled one): learn the current version's scores too, with this weight; 0: hard labels only.
+    distill: float = Field(default=1.0, ge=0.0, le=10.0)
     epochs: int = Field(default=2, ge=1, le=50)
     group_by_length: bool = True  # batches of similar length: ~1.6x faster epochs, same F1 (docs/benchmarks.md)
     bf16: bool = False  # bf16 autocast: ~1.5x faster on CPUs with AVX512-BF16, same F1

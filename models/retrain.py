@@ -21,7 +21,7 @@ from finsentry.protocols import DocumentStore, LabelStore, SearchQuery
 from models.bases import base_dir, version_base
 from models.card import write_card
 from models.dataset import Example
-from models.ensemble import open_scorer
+from models.ensemble import is_ensemble, open_scorer
 from models.onnx_scorer import OnnxScorer
 from models.pipeline import build_version, evaluate
 from models.registry import ModelRegistry, VersionInfo
@@ -54,6 +54,9 @@ class RetrainJob:
         holdout_percent: share of the new labels never trained on, measured apart.
         recent_docs: stored documents, newest first, to compare old and new labels on.
         triton_repository: a live Triton model repository to add a promoted version to.
+        distill: weight of the current version's soft targets when training from the base
+            encoder (0: off): the student keeps what the serving model knows while it learns
+            the new labels, instead of starting from the vendored hard labels alone.
         config: training hyper-parameters (``epochs`` and ``base`` are decided per run).
     """
 
@@ -68,6 +71,7 @@ class RetrainJob:
     holdout_percent: int = 20
     recent_docs: int = 500
     triton_repository: Path | None = None
+    distill: float = 0.0
     config: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -109,6 +113,13 @@ def training_start(current: VersionInfo, from_base: bool) -> tuple[Path | None, 
     return current.path, f"continues current version {current.name}"
 
 
+def distillation_teacher(job: RetrainJob, current: VersionInfo, init: Path | None) -> Path | None:
+    """The current version as the teacher of a run from the base encoder, where it can score text."""
+    if init is not None or job.distill <= 0 or is_ensemble(current.meta):
+        return None
+    return current.path if (current.path / "model.onnx").is_file() else None
+
+
 def run_retrain(job: RetrainJob) -> RetrainResult:
     """One retraining run under the lock.
 
@@ -134,8 +145,11 @@ def _run(job: RetrainJob) -> RetrainResult:
         return RetrainResult("too_few", message, {"status": "too_few", "message": message, "labels": counts})
     train, held = holdout(collected.labels, job.holdout_percent)
     init, start_note = training_start(current, job.from_base)
+    teacher = distillation_teacher(job, current, init)
+    if teacher is not None:
+        start_note += f"; distilled from {current.name} (weight {job.distill:g})"
     log.info("retraining on %d new labels (%d held out): %s", len(collected.new), len(held), start_note)
-    cfg = replace(job.config, base=version_base(current.meta))
+    cfg = replace(job.config, base=version_base(current.meta), distill=job.distill if teacher else 0.0)
     try:
         out = build_version(
             job.registry,
@@ -144,6 +158,7 @@ def _run(job: RetrainJob) -> RetrainResult:
             [x.example for x in train],
             label_source=", ".join(f"{k} ({v})" for k, v in sources.items()),
             init=init,
+            teacher=teacher,
         )
     except Exception as exc:  # any training failure ends the run; the current model stays
         log.exception("retraining failed")

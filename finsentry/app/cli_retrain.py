@@ -57,6 +57,7 @@ def retrain_job(settings: Settings) -> Any:
         holdout_percent=r.holdout_percent,
         recent_docs=r.recent_docs,
         triton_repository=r.triton_repository,
+        distill=r.distill,
         config=TrainConfig(epochs=r.epochs, group_by_length=r.group_by_length, bf16=r.bf16),
     )
 

@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from models.classifiers import CurrentModel, OnnxClassifier
 from models.dataset import Example, is_validation, load_base
 from models.labels import SENTIMENTS, TOPICS
 from models.registry import ModelRegistry
-from models.retrain import RetrainBusy, RetrainJob, retrain_lock, run_retrain, training_start
+from models.retrain import RetrainBusy, RetrainJob, distillation_teacher, retrain_lock, run_retrain, training_start
 from models.retrain_labels import collect
 from models.train import TrainConfig
 from tests.models.conftest import stored_docs
@@ -146,6 +147,21 @@ def test_corrections_become_a_promoted_version_that_a_running_classifier_follows
     again = collect(job.labels, job.labels_dir, new.meta.get("retrain") or job.registry.get(new.name).meta["retrain"])
     assert again.new == []
     assert training_start(job.registry.current(), from_base=False)[0] == new.path  # a next run continues it
+
+
+def test_a_run_from_the_base_learns_the_current_versions_scores(
+    small_base: None, make_job: Callable[..., RetrainJob]
+) -> None:
+    job = make_job(distill=1.0)
+    old = _current_with_f1(job.registry, "weak-current", 0.0)
+    result = run_retrain(job)
+    new = job.registry.get(result.version or "")
+    assert new.meta["teacher"] == old  # its scores were the soft targets
+    report = json.loads((new.path / "retrain.json").read_text())
+    assert "no fp32 weights" in report["start"] and f"distilled from {old} (weight 1)" in report["start"]
+    # a version with weights is continued instead, and an ensemble cannot teach: no teacher either way
+    assert distillation_teacher(job, job.registry.get(old), init=new.path) is None
+    assert distillation_teacher(replace(job, distill=0.0), job.registry.get(old), init=None) is None
 
 
 @pytest.mark.timeout(900)
