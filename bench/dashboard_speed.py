@@ -158,6 +158,9 @@ def measure(store_url: str | None) -> None:
     for i in range(0, len(docs), 5000):
         store.upsert(docs[i : i + 5000])
         progress(f"stored {min(i + 5000, len(docs))}/{len(docs)}")
+    deadline = time.monotonic() + 300
+    while store.total() < len(docs) and time.monotonic() < deadline:  # a search index shows writes on refresh
+        time.sleep(0.5)
     alerts = make_alert_stores(settings).alerts
     seed_alerts(alerts, docs)
     seed_s = time.perf_counter() - started
