@@ -91,6 +91,15 @@ def test_alert_feed_and_evidence_at_its_url(make_backends: MakeBackends) -> None
     assert metrics(at)["Alerts"] == "1"
 
 
+def test_evidence_outside_the_alert_window_is_still_shown_in_order(make_backends: MakeBackends) -> None:
+    b = make_backends(seed_docs())
+    put_alerts(b, make_alert("al-bank", "BANK", ["doc000102", "doc000000", "gone-from-store"]))
+    at = run_page(b, "alerts", {"id": "al-bank"})
+    evidence = at.dataframe[-1].value
+    assert list(evidence["id"]) == ["doc000102", "doc000000"]  # the second is an older ACME story: looked up
+    assert "1 evidence document(s) are no longer in the store." in [c.value for c in at.caption]
+
+
 def test_alert_link_opens_that_alert(make_backends: MakeBackends) -> None:
     b = make_backends(seed_docs())
     put_alerts(
