@@ -11,6 +11,7 @@ Prints one JSON object on stdout; progress on stderr. Usage:
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import random
 import statistics
@@ -75,15 +76,19 @@ def synthetic(n: int, seed: int = 7) -> list[ScoredDoc]:
 
 
 def seed_alerts(store: AlertStore, docs: list[ScoredDoc], n: int = 200) -> None:
-    """N alerts on tickers, each with 20 stories as evidence, spread over the week."""
+    """N alerts over every document, spread over the week, each with its window's 20 newest stories as evidence."""
+    ordered = sorted(docs, key=lambda d: d.event_time)
+    times = [d.event_time for d in ordered]
     for i in range(n):
-        evidence = docs[i * 20 : i * 20 + 20]
         end = END - timedelta(minutes=50 * i)
+        in_window = ordered[bisect.bisect_left(times, end - timedelta(minutes=15)) : bisect.bisect_left(times, end)]
+        evidence = in_window[::-1][:20]
         store.put_alert(
             Alert(
                 id=f"al{i:04d}",
                 rule="negative-burst",
-                key=f"T{i % 200:03d}",
+                dimension="all",
+                key="all",
                 state="firing" if i % 3 else "resolved",
                 window_start=end - timedelta(minutes=15),
                 window_end=end,
