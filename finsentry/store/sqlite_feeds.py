@@ -93,21 +93,22 @@ class SqliteStoryIndex:
     def assign(self, docs: Sequence[ScoredDoc]) -> list[ScoredDoc]:
         """The same documents (same order) with ``story_id`` set to the earliest known copy's id."""
         conn = self._db.conn
+        # signatures need no database: computed before the write lock, which other workers wait on
+        sigs = {d.id: Signature.of(d.title or d.body[:300]) for d in docs}
         with self._db.lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                story = self._assign_batch(docs)
+                story = self._assign_batch(docs, sigs)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
         return [d.model_copy(update={"story_id": story[d.id]}) for d in docs]
 
-    def _assign_batch(self, docs: Sequence[ScoredDoc]) -> dict[str, str]:
+    def _assign_batch(self, docs: Sequence[ScoredDoc], sigs: dict[str, Signature]) -> dict[str, str]:
         story = self._known([d.id for d in docs])
         todo = sorted((d for d in docs if d.id not in story), key=lambda d: (d.event_time, d.id))
-        sigs = {d.id: Signature.of(d.title or d.body[:300]) for d in todo}
-        by_band = self._candidates({b for sig in sigs.values() for b in sig.bands})
+        by_band = self._candidates({b for d in todo for b in sigs[d.id].bands})
         members, bands = [], []
         for doc in todo:
             sig, when = sigs[doc.id], doc.event_time.timestamp()
