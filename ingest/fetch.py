@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -164,9 +165,12 @@ class Fetcher:
             changed = email.utils.formatdate(stat.st_mtime, usegmt=True)
             if last_modified == changed:
                 return Fetched(url, True, last_modified=changed)
-            if stat.st_size > self._s.max_bytes:
-                raise FeedError(f"file too large: {stat.st_size} bytes > cap {self._s.max_bytes}")
-            content = path.read_bytes()
+            if not S_ISREG(stat.st_mode):  # a device or a pipe would never end (or never start)
+                raise FeedError(f"{path} is not a regular file")
+            with path.open("rb") as fh:  # the cap holds even if the file grew since the stat
+                content = fh.read(self._s.max_bytes + 1)
+            if len(content) > self._s.max_bytes:
+                raise FeedError(f"file too large: more than the {self._s.max_bytes}-byte cap")
         except OSError as exc:
             raise FeedError(f"cannot read {path}: {exc.strerror or exc}") from None
         return Fetched(url, False, content, None, None, changed)

@@ -179,3 +179,20 @@ def test_a_local_json_lines_file_is_a_feed(tmp_path: Path) -> None:
     export.unlink()
     [gone] = _poll(feeds, tmp_path)
     assert gone.status == "error" and "cannot read" in (gone.last_error or "")
+
+
+def test_a_local_feed_that_is_no_regular_file_or_too_large_is_named_not_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b'{"title": "x"}\n' * (SETTINGS.max_bytes // 15 + 10))
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)  # reading a pipe nobody writes to would block the crawl forever
+    feeds = [
+        FeedSpec(name="zero", url="file:///dev/zero", kind="jsonl"),
+        FeedSpec(name="pipe", url=fifo.as_uri(), kind="jsonl"),
+        FeedSpec(name="big", url=big.as_uri(), kind="jsonl"),
+    ]
+    health = {h.name: h for h in _poll(feeds, tmp_path)}
+    assert "not a regular file" in (health["zero"].last_error or "")
+    assert "not a regular file" in (health["pipe"].last_error or "")
+    assert "too large" in (health["big"].last_error or "")
+    assert _read(tmp_path / "out.jsonl") == []
