@@ -197,6 +197,12 @@ def band_keys(words: Sequence[str]) -> list[str]:
     return keys
 
 
+def band_int(key: str) -> int:
+    """A band key (``"<band>:<hex>"``) as a signed 64-bit integer: 5 bits of band number, 59 of digest."""
+    band, _, digest = key.partition(":")
+    return ((int(band) << 59) | (int(digest, 16) >> 5)) - (1 << 63)
+
+
 @dataclass(frozen=True)
 class Signature:
     """What a story index stores per document."""

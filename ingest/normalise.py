@@ -115,7 +115,7 @@ def _detector() -> Any:
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language, or None when it is too short or unclear."""
     sample = text[:120]  # a headline and the start of its body: enough, and detection cost grows with length
-    if sum(ch.isalpha() for ch in sample) < 8:
+    if sum(map(str.isalpha, sample)) < 8:
         return None
     found = _detector().detect_language_of(sample)
     return None if found is None else str(found.iso_code_639_1.name.lower())

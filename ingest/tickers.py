@@ -62,6 +62,7 @@ class Mention:
 class _Names:
     tickers: dict[str, str]  # alias → ticker
     ambiguous: frozenset[str]
+    firsts: frozenset[str]  # every alias's first word: most words start none, and are skipped at once
 
 
 def _read_rules() -> tuple[dict[str, str], set[str], set[str]]:
@@ -111,7 +112,7 @@ def _names() -> _Names:
     # a one-word name that is also an everyday word ("Target", "Match") needs context
     everyday = everyday_words()
     ambiguous |= {a for a in table if " " not in a and a.lower() in everyday}
-    return _Names(table, frozenset(ambiguous))
+    return _Names(table, frozenset(ambiguous), frozenset(alias.split(" ")[0] for alias in table))
 
 
 def _has_context(words: list[str], ticker: str, text: str) -> bool:
@@ -158,6 +159,9 @@ def name_mentions(text: str) -> list[str]:
     out: dict[str, None] = {}
     i = 0
     while i < len(words):
+        if clean[i] not in names.firsts:
+            i += 1
+            continue
         for n in range(min(_MAX_WORDS, len(words) - i), 0, -1):
             alias = " ".join(clean[i : i + n])
             ticker = names.tickers.get(alias)

@@ -159,6 +159,30 @@ CREATE TABLE IF NOT EXISTS story_bands (
 ) WITHOUT ROWID;
 """
 
+# Band keys as integers pointing at an integer member number: a key row is ~16 bytes instead of
+# ~60, which makes the story index's inserts about three times cheaper. Existing rows are carried
+# over (finsentry_band_key is registered on the connection by SqliteDatabase).
+_STORIES_V33 = """
+CREATE TABLE IF NOT EXISTS story_docs (
+    member INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    story_id TEXT NOT NULL,
+    event_time REAL NOT NULL,
+    words TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_keys (
+    band INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    PRIMARY KEY (band, member)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO story_docs (doc_id, story_id, event_time, words)
+    SELECT doc_id, story_id, event_time, words FROM story_members ORDER BY rowid;
+INSERT OR IGNORE INTO story_keys (band, member)
+    SELECT finsentry_band_key(b.band), d.member FROM story_bands b JOIN story_docs d ON d.doc_id = b.doc_id;
+DROP TABLE IF EXISTS story_bands;
+DROP TABLE IF EXISTS story_members;
+"""
+
 MIGRATIONS: dict[int, str] = {
     1: _DOCS_V1,
     2: _DOCS_V2,
@@ -169,4 +193,5 @@ MIGRATIONS: dict[int, str] = {
     30: _FEED_HEALTH_V30,
     31: _SEEN_ITEMS_V31,
     32: _STORIES_V32,
+    33: _STORIES_V33,
 }

@@ -1,4 +1,4 @@
-"""Crawler records on SQLite: feed health, the seen-set, and the story index (migrations 30-32)."""
+"""Crawler records on SQLite: feed health, the seen-set, and the story index (migrations 30-33)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from finsentry.schemas import FeedHealth, ScoredDoc
 from finsentry.store.sqlitedb import SqliteDatabase
-from finsentry.stories import WINDOW_S, Signature, same_story
+from finsentry.stories import WINDOW_S, Signature, band_int, same_story
 
 _CHUNK = 500  # SQLite's variable limit is far above; keeps statements short
 
@@ -77,10 +77,11 @@ class SqliteSeenItems:
 class SqliteStoryIndex:
     """Story grouping backed by the shared SQLite file, so every worker process sees one index.
 
-    Each document's signature (content words and MinHash band keys) is stored with its story id.
-    A new document takes the story of the earliest stored copy whose words confirm the match
-    (:func:`finsentry.stories.same_story`), else starts its own. A batch is looked up and written
-    in one ``BEGIN IMMEDIATE`` transaction, so two workers never both found a story for two copies.
+    Each document's signature (content words and MinHash band keys, as integers) is stored with
+    its story id. A new document takes the story of the earliest stored copy whose words confirm
+    the match (:func:`finsentry.stories.same_story`), else starts its own. A batch is looked up and
+    written in one ``BEGIN IMMEDIATE`` transaction, so two workers never both found a story for two
+    copies.
 
     Args:
         db: the shared database.
@@ -94,33 +95,37 @@ class SqliteStoryIndex:
         """The same documents (same order) with ``story_id`` set to the earliest known copy's id."""
         conn = self._db.conn
         # signatures need no database: computed before the write lock, which other workers wait on
-        sigs = {d.id: Signature.of(d.title or d.body[:300]) for d in docs}
+        keys = {d.id: _Keys.of(d) for d in docs}
         with self._db.lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                story = self._assign_batch(docs, sigs)
+                story = self._assign_batch(docs, keys)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
         return [d.model_copy(update={"story_id": story[d.id]}) for d in docs]
 
-    def _assign_batch(self, docs: Sequence[ScoredDoc], sigs: dict[str, Signature]) -> dict[str, str]:
-        story = self._known([d.id for d in docs])
-        todo = sorted((d for d in docs if d.id not in story), key=lambda d: (d.event_time, d.id))
-        by_band = self._candidates({b for d in todo for b in sigs[d.id].bands})
-        members, bands = [], []
+    def _assign_batch(self, docs: Sequence[ScoredDoc], keys: dict[str, _Keys]) -> dict[str, str]:
+        story = self._known(list(keys))
+        todo = sorted({d.id: d for d in docs if d.id not in story}.values(), key=lambda d: (d.event_time, d.id))
+        by_band = self._candidates({b for d in todo for b in keys[d.id].bands})
+        conn = self._db.conn
+        member = conn.execute("SELECT coalesce(max(member), 0) FROM story_docs").fetchone()[0]
+        rows, key_rows = [], []
         for doc in todo:
-            sig, when = sigs[doc.id], doc.event_time.timestamp()
+            sig, when = keys[doc.id], doc.event_time.timestamp()
             story[doc.id] = _earliest_match(sig, when, by_band) or doc.id
             entry = _Member(doc.id, story[doc.id], when, sig.words)
             for band in sig.bands:  # later documents of this batch see this one
                 by_band.setdefault(band, []).append(entry)
-            members.append((doc.id, story[doc.id], when, " ".join(sig.words)))
-            bands += [(b, doc.id) for b in sig.bands]
-        conn = self._db.conn
-        conn.executemany("INSERT INTO story_members (doc_id, story_id, event_time, words) VALUES (?, ?, ?, ?)", members)
-        conn.executemany("INSERT OR IGNORE INTO story_bands (band, doc_id) VALUES (?, ?)", bands)
+            member += 1
+            rows.append((member, doc.id, story[doc.id], when, " ".join(sig.words)))
+            key_rows += [(b, member) for b in sig.bands]
+        conn.executemany(
+            "INSERT INTO story_docs (member, doc_id, story_id, event_time, words) VALUES (?, ?, ?, ?, ?)", rows
+        )
+        conn.executemany("INSERT OR IGNORE INTO story_keys (band, member) VALUES (?, ?)", key_rows)
         return story
 
     def _known(self, ids: list[str]) -> dict[str, str]:
@@ -129,19 +134,19 @@ class SqliteStoryIndex:
         for i in range(0, len(ids), _CHUNK):
             part = ids[i : i + _CHUNK]
             rows = self._db.conn.execute(
-                f"SELECT doc_id, story_id FROM story_members WHERE doc_id IN ({','.join('?' * len(part))})", part
+                f"SELECT doc_id, story_id FROM story_docs WHERE doc_id IN ({','.join('?' * len(part))})", part
             )
             known.update((str(d), str(s)) for d, s in rows)
         return known
 
-    def _candidates(self, bands: set[str]) -> dict[str, list[_Member]]:
-        out: dict[str, list[_Member]] = {}
+    def _candidates(self, bands: set[int]) -> dict[int, list[_Member]]:
+        out: dict[int, list[_Member]] = {}
         ordered = sorted(bands)
         for i in range(0, len(ordered), _CHUNK):
             part = ordered[i : i + _CHUNK]
             rows = self._db.conn.execute(
-                "SELECT b.band, m.doc_id, m.story_id, m.event_time, m.words FROM story_bands b "
-                f"JOIN story_members m ON m.doc_id = b.doc_id WHERE b.band IN ({','.join('?' * len(part))})",
+                "SELECT k.band, d.doc_id, d.story_id, d.event_time, d.words FROM story_keys k "
+                f"JOIN story_docs d ON d.member = k.member WHERE k.band IN ({','.join('?' * len(part))})",
                 part,
             )
             for band, doc_id, story_id, when, words in rows:
@@ -149,13 +154,26 @@ class SqliteStoryIndex:
         return out
 
 
-def _earliest_match(sig: Signature, when: float, by_band: dict[str, list[_Member]]) -> str | None:
+def _earliest_match(sig: _Keys, when: float, by_band: dict[int, list[_Member]]) -> str | None:
     """The story of the earliest candidate that is a copy: candidates in time order, first match wins."""
     cands = {c.doc_id: c for band in sig.bands for c in by_band.get(band, ()) if abs(c.when - when) <= WINDOW_S}
     for cand in sorted(cands.values(), key=lambda c: (c.when, c.doc_id)):
         if same_story(sig.words, cand.words):
             return cand.story_id
     return None
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A document's content words and band keys as the index stores them."""
+
+    words: tuple[str, ...]
+    bands: list[int]
+
+    @classmethod
+    def of(cls, doc: ScoredDoc) -> _Keys:
+        sig = Signature.of(doc.title or doc.body[:300])
+        return cls(sig.words, [band_int(b) for b in sig.bands])
 
 
 @dataclass(frozen=True)

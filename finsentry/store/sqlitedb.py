@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from finsentry.store.migrations import MIGRATIONS
+from finsentry.stories import band_int
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class SqliteDatabase:
         self.conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk when a write returns, so the worker may commit offsets.
         self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.create_function("finsentry_band_key", 1, band_int, deterministic=True)  # used by migration 33
         self.migrate()
 
     def migrate(self) -> list[int]:

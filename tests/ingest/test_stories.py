@@ -94,6 +94,32 @@ def test_two_worker_processes_agree_on_stories(tmp_path: Path) -> None:
     for p in procs:
         assert p.wait(60) == 0
     db = SqliteDatabase(path)
-    rows = dict(db.conn.execute("SELECT doc_id, story_id FROM story_members").fetchall())
+    rows = dict(db.conn.execute("SELECT doc_id, story_id FROM story_docs").fetchall())
     for i in range(30):
         assert rows[f"w1-{i}"] == rows[f"w2-{i}"]  # one story, whichever worker came first
+
+
+def test_an_index_written_before_integer_band_keys_is_carried_over(tmp_path: Path) -> None:
+    import sqlite3
+
+    from finsentry.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)  # a file at schema 32: band keys as text, members by doc id
+    old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, at REAL)")
+    for version in sorted(v for v in MIGRATIONS if v <= 32):
+        old.executescript(MIGRATIONS[version])
+        old.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    first = Signature.of("UPDATE 1-Apple beats quarterly revenue estimates")
+    old.execute("INSERT INTO story_members VALUES ('a', 'a', ?, ?)", (T0.timestamp(), " ".join(first.words)))
+    old.executemany("INSERT INTO story_bands VALUES (?, 'a')", [(b,) for b in first.bands])
+    old.commit()
+    old.close()
+    db = SqliteDatabase(path)
+    tables = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"story_docs", "story_keys"} <= tables and not {"story_members", "story_bands"} & tables
+    assert db.conn.execute("SELECT count(*) FROM story_keys").fetchone()[0] == len(first.bands)
+    index = SqliteStoryIndex(db)
+    copy = doc("b", "Apple beats quarterly revenue estimates - Reuters", T0 + timedelta(minutes=5))
+    assert index.assign([copy])[0].story_id == "a"  # the copy finds the story stored before the upgrade
+    assert index.assign([doc("a", "UPDATE 1-Apple beats quarterly revenue estimates", T0)])[0].story_id == "a"
