@@ -17,6 +17,7 @@ from finsentry.deadletter import RawRecord
 from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
+from stream.batching import micro_batches
 from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
 
@@ -74,7 +75,8 @@ def create_app(
 ) -> faust.App:
     """Build the Faust app with its one agent.
 
-    Offsets: the agent takes events without acking (``noack_take``) and acks each only
+    Offsets: the agent takes events without acking (``noack``, batched by
+    :func:`stream.batching.micro_batches`) and acks each only
     after the store acknowledged the batch and the outputs were delivered, so Faust
     commits nothing that is not durable. A crash before that replays the batch, and
     idempotent upserts make the replay harmless. The batch journal (``stream/poison.py``)
@@ -106,8 +108,9 @@ def create_app(
 
     @app.agent(raw_topic, name="score")
     async def score(stream: Any) -> None:
-        async for events in stream.noack_take(w.batch_size, within=w.batch_within):
-            await handle(stream, events)
+        manual = stream.noack()  # acks are ours: after the batch is durable
+        async for events in micro_batches(manual.events(), w.batch_size, w.batch_within):
+            await handle(manual, events)
 
     journal = BatchJournal(journal_path(Path(settings.home), w.instance_id))
 
