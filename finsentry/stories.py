@@ -182,25 +182,37 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
 
 
-def band_keys(words: Sequence[str]) -> list[str]:
-    """MinHash LSH band keys (``"<band>:<hex>"``); empty when the headline has too few words."""
+def _band_digests(words: Sequence[str]) -> list[int]:
+    """One 64-bit digest per MinHash band; empty when the headline has too few words."""
     if len(words) < 2:
         return []
     hashes = np.fromiter((_word_hash(w) for w in set(words)), dtype=np.uint64)
     # every salt XOR every word hash at once; .tolist() gives the same Python ints as a loop would
     mins = np.bitwise_xor.outer(_SALTS_NP, hashes).min(axis=1).tolist()
-    keys = []
-    for band in range(BANDS):
-        row = mins[band * ROWS : (band + 1) * ROWS]
-        digest = hashlib.blake2b(repr(row).encode(), digest_size=8).hexdigest()
-        keys.append(f"{band}:{digest}")
-    return keys
+    return [
+        int.from_bytes(hashlib.blake2b(repr(mins[b * ROWS : (b + 1) * ROWS]).encode(), digest_size=8).digest(), "big")
+        for b in range(BANDS)
+    ]
+
+
+def band_keys(words: Sequence[str]) -> list[str]:
+    """MinHash LSH band keys (``"<band>:<hex>"``); empty when the headline has too few words."""
+    return [f"{band}:{digest:016x}" for band, digest in enumerate(_band_digests(words))]
+
+
+def band_ints(words: Sequence[str]) -> list[int]:
+    """The band keys of :func:`band_keys` as :func:`band_int` gives them, without the text form."""
+    return [_to_int(band, digest) for band, digest in enumerate(_band_digests(words))]
 
 
 def band_int(key: str) -> int:
     """A band key (``"<band>:<hex>"``) as a signed 64-bit integer: 5 bits of band number, 59 of digest."""
     band, _, digest = key.partition(":")
-    return ((int(band) << 59) | (int(digest, 16) >> 5)) - (1 << 63)
+    return _to_int(int(band), int(digest, 16))
+
+
+def _to_int(band: int, digest: int) -> int:
+    return ((band << 59) | (digest >> 5)) - (1 << 63)
 
 
 @dataclass(frozen=True)

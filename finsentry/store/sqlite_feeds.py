@@ -8,7 +8,7 @@ from datetime import datetime
 
 from finsentry.schemas import FeedHealth, ScoredDoc
 from finsentry.store.sqlitedb import SqliteDatabase
-from finsentry.stories import WINDOW_S, Signature, band_int, same_story
+from finsentry.stories import WINDOW_S, band_ints, same_story, tokens
 
 _CHUNK = 500  # SQLite's variable limit is far above; keeps statements short
 
@@ -172,8 +172,8 @@ class _Keys:
 
     @classmethod
     def of(cls, doc: ScoredDoc) -> _Keys:
-        sig = Signature.of(doc.title or doc.body[:300])
-        return cls(sig.words, [band_int(b) for b in sig.bands])
+        words = tokens(doc.title or doc.body[:300])
+        return cls(words, band_ints(words))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finsentry.stories import _SALTS, BANDS, ROWS, band_keys, tokens
+from finsentry.stories import _SALTS, BANDS, ROWS, band_int, band_ints, band_keys, tokens
 
 WORDS = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12), max_size=40)
 
@@ -32,3 +32,10 @@ def test_keys_stay_what_stored_indexes_hold() -> None:
     keys = band_keys(tokens("Acme shares plunge after profit warning"))
     assert len(keys) == BANDS and keys == reference(list(tokens("Acme shares plunge after profit warning")))
     assert keys[0].startswith("0:") and len(keys[0].split(":")[1]) == 16
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefgh0123", min_size=1, max_size=6), max_size=12))
+def test_integer_band_keys_are_the_text_keys_converted(words: list[str]) -> None:
+    assert band_ints(words) == [band_int(k) for k in band_keys(words)]
+    assert all(-(2**63) <= k < 2**63 for k in band_ints(words))  # fits SQLite's INTEGER
