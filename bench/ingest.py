@@ -2,8 +2,9 @@
 
 Builds RSS 2.0 feeds from the repository's headlines (a third of them syndicated copies with wire
 prefixes and suffixes), then, in ``--procs`` processes each taking its share of the feeds:
-feed parsing (expat for plain well-formed feeds, feedparser for the rest) + normalisation (clean text, UTC times, language, tickers) → story assignment in a shared
-SQLite story index → produce to ``news.raw`` on a real embedded broker, acknowledged.
+feed parsing (expat for plain well-formed feeds, feedparser for the rest) + normalisation (clean
+text, UTC times, language, tickers) → story assignment in a shared SQLite story index → produce
+to ``news.raw`` on a real embedded broker, acknowledged.
 The clock starts once every process is imported and warmed up. Prints one JSON object.
 Usage: python bench/ingest.py [--items 20000] [--procs 2]
 """
