@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class Outcome:
     duplicated: int
     dead_expected: int = 0
     dead_found: int = 0
+    lag_after: int | None = None  # the worker group's lag on news.raw once the case settled
     holds: bool = False
     note: str = ""
 
@@ -48,8 +50,11 @@ class History:
 
             after = cursor_of(page[-1])
 
-    def judge(self, store: DocumentStore, dead_found: int = 0, note: str = "") -> Outcome:
-        """Lost = good inputs not stored; duplicated = stored more than once or not a good input."""
+    def judge(self, store: DocumentStore, dead_found: int = 0, note: str = "", lag: int | None = None) -> Outcome:
+        """Lost = good inputs not stored; duplicated = stored more than once or not a good input.
+
+        ``lag`` is the worker group's remaining lag (:func:`settled_lag`): it must be back to 0.
+        """
         ids = self.stored_ids(store)
         distinct = set(ids)
         lost = len(self.good_ids - distinct)
@@ -63,14 +68,29 @@ class History:
             duplicated=duplicated,
             dead_expected=self.bad,
             dead_found=dead_found,
+            lag_after=lag,
             note=note,
         )
-        outcome.holds = lost == 0 and duplicated == 0 and dead_found >= self.bad
+        outcome.holds = lost == 0 and duplicated == 0 and dead_found >= self.bad and lag in (None, 0)
         REPORT.append(outcome)
         return outcome
 
 
 REPORT: list[Outcome] = []
+
+
+def settled_lag(bootstrap: str, group: str, timeout: float = 20.0) -> int:
+    """The group's lag once it reached 0 (offsets are committed every second), or after ``timeout``."""
+    from finsentry.broker import KafkaInspector
+
+    inspector = KafkaInspector(bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while (lag := inspector.lag(group, "news.raw")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return lag
+    finally:
+        inspector.close()
 
 
 def write_report(folder: Path) -> str:
@@ -79,13 +99,14 @@ def write_report(folder: Path) -> str:
     (folder / "report.json").write_text(json.dumps([asdict(o) for o in REPORT], indent=2) + "\n")
     rows = [
         "| fault | sent | good | stored (webhooks: counted by the receiver) | lost | duplicated"
-        " | dead letters (expected / found) | holds | note |"
+        " | dead letters (expected / found) | lag after | holds | note |"
     ]
-    rows.append("|---|---|---|---|---|---|---|---|---|")
+    rows.append("|---|---|---|---|---|---|---|---|---|---|")
     for o in REPORT:
         rows.append(
             f"| {o.fault} | {o.sent} | {o.good} | {o.stored} | {o.lost} | {o.duplicated}"
-            f" | {o.dead_expected} / {o.dead_found} | {'yes' if o.holds else 'NO'} | {o.note} |"
+            f" | {o.dead_expected} / {o.dead_found} | {'–' if o.lag_after is None else o.lag_after}"
+            f" | {'yes' if o.holds else 'NO'} | {o.note} |"
         )
     table = "\n".join(rows) + "\n"
     (folder / "report.md").write_text(table)

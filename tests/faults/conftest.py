@@ -17,7 +17,7 @@ from finsentry import topics
 from finsentry.broker import ensure_topics
 from ingest.replay import record_key
 from tests.conftest import skip_backlog
-from tests.faults.checker import History, write_report
+from tests.faults.checker import History, settled_lag, write_report
 from tests.stream.conftest import WorkerProcess
 
 REPORT_DIR = Path(os.environ.get("FINSENTRY_FAULT_REPORT", "var/faults"))
@@ -74,6 +74,10 @@ class Supervised:
                     return
                 self.restarts += 1
                 self.current = WorkerProcess(self.env, self.instance_id)
+
+    def lag(self) -> int:
+        """This worker group's lag on news.raw once settled (see :func:`settled_lag`)."""
+        return settled_lag(self.env["FINSENTRY_KAFKA__BOOTSTRAP"], self.env["FINSENTRY_KAFKA__GROUP"])
 
     def stop(self) -> None:
         self._stop.set()

@@ -72,7 +72,7 @@ def test_out_of_order_duplicated_and_late_documents_around_window_edges(
                     FINSENTRY_ALERTS__GROUP=f"d-{h.nonce}", FINSENTRY_ALERTS__INSTANCE_ID="detector-1",
                     FINSENTRY_ALERTS__GROUP_WAIT_S="0.3")  # fmt: skip
     skip_backlog(broker.bootstrap, f"d-{h.nonce}", "news.scored")
-    supervised(env)
+    sup = supervised(env)
     detector = CliProcess([sys.executable, "-m", "finsentry.app.cli", "alerts", "detect"], env, DETECTOR_READY)
     try:
         detector.wait_ready(90)
@@ -89,7 +89,7 @@ def test_out_of_order_duplicated_and_late_documents_around_window_edges(
         stored = store.search(SearchQuery(ticker=ticker, sentiment="negative", since=window, limit=1000))
         recount = len({d.story_id for d in stored if d.event_time < window + timedelta(hours=1)})
         note = f"one alert, count {found[0].count} = recount {recount}" if len(found) == 1 else f"alerts: {found}"
-        out = h.judge(store, note=note)
+        out = h.judge(store, note=note, lag=sup.lag())
         assert out.holds, out
         (alert,) = found  # nothing for the window before (2 stories) nor for the late document
         assert alert.first_window_start == window and alert.count == recount >= 5

@@ -68,7 +68,7 @@ def test_store_unreachable_then_back(
     time.sleep(OUTAGE_S)
     es_proxy.up()
     wait_until(lambda: len(set(h.stored_ids(direct))) >= 400, 150, "every document after the outage")
-    out = h.judge(direct, note=f"worker exits {sup.exit_codes}, restarts {sup.restarts}")
+    out = h.judge(direct, note=f"worker exits {sup.exit_codes}, restarts {sup.restarts}", lag=sup.lag())
     assert out.holds, out
 
 
@@ -86,7 +86,7 @@ def test_slow_store(
     direct = _es_store(search_server.url, prefix)
     _send(broker.bootstrap, h, 0, 200)
     wait_until(lambda: len(set(h.stored_ids(direct))) >= 200, 150, "every document through the slow store")
-    out = h.judge(direct, note=f"restarts {sup.restarts}")
+    out = h.judge(direct, note=f"restarts {sup.restarts}", lag=sup.lag())
     assert out.holds, out
 
 
@@ -123,7 +123,7 @@ def test_model_server_down_then_back(
         proxy.up()
         feeder.join()
         wait_until(lambda: len(set(h.stored_ids(store))) >= 200, 150, "every document after the outage")
-        out = h.judge(store, note=f"worker exits {sup.exit_codes}, restarts {sup.restarts}")
+        out = h.judge(store, note=f"worker exits {sup.exit_codes}, restarts {sup.restarts}", lag=sup.lag())
         assert out.holds, out
     finally:
         proxy.close()

@@ -42,7 +42,7 @@ def test_worker_sigkilled_mid_batch_then_restarted(
     sup.current.proc.send_signal(signal.SIGKILL)
     feeder.join()
     wait_until(lambda: len(set(h.stored_ids(store))) >= len(ids), 120, "every document after the restart")
-    out = h.judge(store, note=f"restarts {sup.restarts}")
+    out = h.judge(store, note=f"restarts {sup.restarts}", lag=sup.lag())
     assert sup.restarts >= 1 and out.holds, out
 
 
@@ -116,7 +116,7 @@ def test_the_whole_raw_topic_replayed_from_offset_zero(supervised: Callable[...,
         # A new consumer group starts at offset 0: every record of the topic is processed again.
         again = supervised({**env, "FINSENTRY_KAFKA__GROUP": env["FINSENTRY_KAFKA__GROUP"] + "-replay"}, "w2")
         wait_until(lambda: _rescored(store, first), 120, "the replay to overwrite every document")
-        out = h.judge(store, note="every document overwritten in place")
+        out = h.judge(store, note="every document overwritten in place", lag=again.lag())
         again.stop()
         assert out.holds, out
     finally:
@@ -155,7 +155,7 @@ def test_disk_full_under_the_store_stops_the_worker_and_nothing_unwritten_is_ack
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         store = SqliteStore(disk / "docs.db")
         wait_until(lambda: len(set(h.stored_ids(store))) >= len(big), 150, "every document once there is room")
-        out = h.judge(store, note=f"exit codes {sorted(set(sup.exit_codes))}, then resumed")
+        out = h.judge(store, note=f"exit codes {sorted(set(sup.exit_codes))}, then resumed", lag=sup.lag())
         store.close()
         sup.stop()
         assert out.holds, out
