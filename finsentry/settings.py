@@ -80,7 +80,7 @@ class WorkerSettings(BaseModel):
     model_config = _FROZEN
     count: int = Field(default=1, ge=1, le=64)
     batch_size: int = Field(default=64, ge=1, le=4096)
-    # Longest wait for a batch to fill: at full load batches fill first; at low load this bounds latency.
+    # Longest a batch's first record waits for more: a backlog fills batches at once; at low load this bounds latency.
     batch_within: float = Field(default=0.1, gt=0)
     instance_id: str | None = None
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
