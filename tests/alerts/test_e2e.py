@@ -23,6 +23,7 @@ from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from stream.worker import READY_MARKER
+from tests.alerts.headlines import NEGATIVE
 from tests.alerts.receiver import Answer, Receiver
 from tests.conftest import CliProcess, skip_backlog
 
@@ -38,20 +39,6 @@ rules:
     severity: high
 """
 
-NEGATIVE = [
-    "{t} plunges after fraud probe, CEO resigns",
-    "{t} shares crash as lawsuit mounts and profit warning issued",
-    "{t} misses estimates, cuts guidance",
-    "{t} hit by regulator fine over accounting scandal",
-    "{t} slumps as bankruptcy fears grow",
-    "{t} downgraded to junk, shares tumble",
-    "{t} recalls products after safety failures, losses widen",
-    "{t} warns of steep loss as sales collapse",
-    "{t} faces criminal charges, stock plunges",
-    "{t} defaults on bond payment, shares plunge",
-    "{t} cuts jobs after plunge in orders",
-    "{t} stock sinks on weak outlook and fraud allegations",
-]
 CALM = [
     "{t} shares rise after upbeat forecast",
     "{t} reports quarterly results in line",

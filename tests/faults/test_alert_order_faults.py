@@ -18,6 +18,7 @@ from finsentry.protocols import SearchQuery
 from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore
 from finsentry.store.sqlitedb import SqliteDatabase
+from tests.alerts.headlines import NEGATIVE
 from tests.conftest import CliProcess, skip_backlog
 from tests.faults.conftest import Supervised, encode, fault_env, new_history, produce
 from tests.stream.conftest import wait_until
@@ -32,18 +33,6 @@ rules:
     min_stories: 5
     z: 3.0
 """
-NEGATIVE = [
-    "{t} plunges after fraud probe, CEO resigns",
-    "{t} shares crash as lawsuit mounts and profit warning issued",
-    "{t} misses estimates, cuts guidance",
-    "{t} hit by regulator fine over accounting scandal",
-    "{t} slumps as bankruptcy fears grow",
-    "{t} downgraded to junk, shares tumble",
-    "{t} recalls products after safety failures, losses widen",
-    "{t} warns of steep loss as sales collapse",
-    "{t} faces criminal charges, stock plunges",
-    "{t} defaults on bond payment, shares plunge",
-]
 
 
 def _item(nonce: str, title: str, at: datetime) -> dict[str, str]:
@@ -59,7 +48,7 @@ def test_out_of_order_duplicated_and_late_documents_around_window_edges(
     window = datetime.fromtimestamp((time.time() - 120) // 3600 * 3600, UTC)
     # eight stories in the window, the first on its opening second; two in the window before, on its
     # last seconds (within the allowed lateness of the newest event, W + 30 s); one two hours old (late)
-    titles = [t.format(t="$" + ticker) for t in NEGATIVE]
+    titles = [t.format(t="$" + ticker) for t in NEGATIVE[:10]]
     current = [_item(h.nonce, t, window + timedelta(seconds=n * 4)) for n, t in enumerate(titles[:8])]
     previous = [_item(h.nonce, t, window - timedelta(seconds=n + 1)) for n, t in enumerate(titles[8:])]
     late = [_item(h.nonce, "$" + ticker + " shares crash after old fraud", window - timedelta(hours=2))]
