@@ -14,3 +14,18 @@ NEGATIVE = [
     "{t} cuts jobs after plunge in orders",
     "{t} stock sinks on weak outlook and fraud allegations",
 ]
+
+
+def burst_rules(name: str, severity: str = "medium") -> str:
+    """A rules file of one rule: at least 5 negative stories on a ticker in an hour, above 6 hours' baseline."""
+    return f"""
+rules:
+  - name: {name}
+    dimension: ticker
+    signal: negative_stories
+    window_s: 3600
+    baseline_windows: 6
+    min_stories: 5
+    z: 3.0
+    severity: {severity}
+"""

@@ -23,21 +23,11 @@ from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore, SqliteDeliveryStore
 from finsentry.store.sqlitedb import SqliteDatabase
 from stream.worker import READY_MARKER
-from tests.alerts.headlines import NEGATIVE
+from tests.alerts.headlines import NEGATIVE, burst_rules
 from tests.alerts.receiver import Answer, Receiver
 from tests.conftest import CliProcess, skip_backlog
 
-RULES = """
-rules:
-  - name: e2e-negative
-    dimension: ticker
-    signal: negative_stories
-    window_s: 3600
-    baseline_windows: 6
-    min_stories: 5
-    z: 3.0
-    severity: high
-"""
+RULES = burst_rules("e2e-negative", "high")
 
 CALM = [
     "{t} shares rise after upbeat forecast",

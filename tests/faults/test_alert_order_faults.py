@@ -18,21 +18,12 @@ from finsentry.protocols import SearchQuery
 from finsentry.store.sqlite import SqliteStore
 from finsentry.store.sqlite_alerts import SqliteAlertStore
 from finsentry.store.sqlitedb import SqliteDatabase
-from tests.alerts.headlines import NEGATIVE
+from tests.alerts.headlines import NEGATIVE, burst_rules
 from tests.conftest import CliProcess, skip_backlog
 from tests.faults.conftest import Supervised, encode, fault_env, new_history, produce
 from tests.stream.conftest import wait_until
 
-RULES = """
-rules:
-  - name: order-negative
-    dimension: ticker
-    signal: negative_stories
-    window_s: 3600
-    baseline_windows: 6
-    min_stories: 5
-    z: 3.0
-"""
+RULES = burst_rules("order-negative")
 
 
 def _item(nonce: str, title: str, at: datetime) -> dict[str, str]:
