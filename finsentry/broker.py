@@ -245,9 +245,13 @@ class KafkaInspector:
 
     def lag(self, group: str, topic: str) -> int:
         """Messages in ``topic`` that ``group`` has not committed yet."""
+        return sum(self.partition_lag(group, topic).values())
+
+    def partition_lag(self, group: str, topic: str) -> dict[int, int]:
+        """Messages of each partition of ``topic`` that ``group`` has not committed yet."""
         committed = self._admin.list_group_offsets({group: None}).get(group, {})
         done = {tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == topic}
-        return sum(max(0, end - max(done.get(p, 0), 0)) for p, end in self.end_offsets(topic).items())
+        return {p: max(0, end - max(done.get(p, 0), 0)) for p, end in self.end_offsets(topic).items()}
 
     def close(self) -> None:
         """Close both clients."""

@@ -88,6 +88,9 @@ class WorkerSettings(BaseModel):
     # A batch that failed this many times in a row (counted across restarts) is processed one record
     # at a time, and a record that still fails alone is dead-lettered (stream/poison.py).
     split_after_failures: int = Field(default=3, ge=1)
+    # Records waiting on the worker's partitions this long with no batch finished: it exits (75) so its
+    # supervisor starts a fresh one (stream/liveness.py).
+    stall_s: float = Field(default=30.0, gt=0)
 
 
 class AlertSettings(BaseModel):

@@ -18,6 +18,7 @@ from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
 from stream.batching import micro_batches
+from stream.liveness import LagProbe, Liveness
 from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
 
@@ -64,6 +65,37 @@ def fail_stop(raws: Sequence[RawRecord], exc: BaseException) -> NoReturn:
     )
     logging.shutdown()
     os._exit(EXIT_NOT_DURABLE)
+
+
+def exit_stalled(lag: int | None, stall_s: float) -> NoReturn:
+    """Exit when records wait on this worker's partitions and it finished no batch for ``stall_s``.
+
+    Nothing is lost: offsets are committed only after the store write, and the fresh worker its
+    supervisor starts resumes from them.
+    """
+    log.critical(
+        "%s records wait on this worker's partitions and no batch finished for %.0f s; exiting for a restart",
+        lag,
+        stall_s,
+    )
+    logging.shutdown()
+    os._exit(EXIT_NOT_DURABLE)
+
+
+def watch_liveness(app: faust.App, settings: Settings, bootstrap: str) -> Liveness:
+    """Add the timer that exits a stalled worker; returns the tracker its batches report to."""
+    stall_s = settings.worker.stall_s
+    liveness = Liveness(stall_s)
+    probe = LagProbe(bootstrap, settings.kafka.group, topics.RAW)
+
+    @app.timer(interval=min(5.0, stall_s / 3))
+    async def watch() -> None:
+        mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == topics.RAW]
+        lag = await asyncio.get_running_loop().run_in_executor(None, probe.lag, mine)
+        if liveness.stalled(lag):
+            exit_stalled(lag, stall_s)
+
+    return liveness
 
 
 def create_app(
@@ -113,6 +145,7 @@ def create_app(
             await handle(manual, events)
 
     journal = BatchJournal(journal_path(Path(settings.home), w.instance_id))
+    liveness = watch_liveness(app, settings, bootstrap)
 
     async def process(raws: Sequence[RawRecord]) -> BatchResult:
         return await process_batch(raws, classifier, store, w.max_record_bytes, w.write_retries, stories)
@@ -121,12 +154,15 @@ def create_app(
         raws = [_raw(e) for e in events]
         metrics.DOCS_IN.inc(len(raws))
         started = time.perf_counter()
+        liveness.batch_started()
         try:
             result = await run_batch(raws, journal, process, w.split_after_failures)
             await emit(scored_topic, dead_topic, result)
         except Exception as exc:  # noqa: BLE001 - whatever broke, this batch is not durable
             journal.failed(raws, exc)
             fail_stop(raws, exc)
+        finally:
+            liveness.batch_done()
         for event in events:
             await stream.ack(event)
         journal.done(raws)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from finsentry import topics
 from finsentry.broker import EmbeddedBroker
 from finsentry.ids import doc_id
 from finsentry.schemas import ScoredDoc
@@ -46,39 +48,53 @@ def test_worker_sigkilled_mid_batch_then_restarted(
     assert sup.restarts >= 1 and out.holds, out
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on the embedded broker (noida-db) a worker intermittently neither resumes nor exits after the broker"
-    " is SIGKILLed mid-commit and restarted, even after its own restart; the report records each run's counts",
-)
 def test_broker_sigkilled_and_restarted_under_a_running_worker(
     supervised: Callable[..., Supervised], tmp_path: Path
 ) -> None:
+    """The broker dies mid-stream and comes back on the same data folder and port.
+
+    noida-db saves its Kafka state about once a second, so a SIGKILL rolls it back by up to a
+    second: acknowledged records, commits and the group (its generation restarts) of that second
+    are gone, and their offsets are given to the next records. No consumer can recover records the
+    broker dropped, and a worker's progress through them lands on other records. So the first
+    records are saved by the broker before the kill (as acknowledged records are on Apache Kafka);
+    what the kill still takes is the worker's commits, its outputs and its group membership.
+    Now and then Faust stops fetching for good after rejoining the restarted broker: the worker's
+    liveness check (``stream/liveness.py``) then exits it and the supervisor starts a fresh one.
+    """
     h = new_history("broker SIGKILL and restart")
     own = EmbeddedBroker(tmp_path / "broker", free_port())
     own.start()
     try:
-        sup = supervised(fault_env(own.bootstrap, tmp_path))
-        store = SqliteStore(tmp_path / "docs.db")
+        # A worker whose fetcher stops after the rejoin (Faust) exits after 10 s for a fresh one.
+        env = fault_env(own.bootstrap, tmp_path, FINSENTRY_WORKER__STALL_S="10")
         values, ids = _batch(h.nonce, 0, 300)
         produce(own.bootstrap, h, values, ids)
+        wait_until(lambda: _saved_records(own.data_dir, topics.RAW) >= 300, 10, "the broker to save the records")
+        sup = supervised(env)
+        store = SqliteStore(tmp_path / "docs.db")
         wait_until(lambda: len(h.stored_ids(store)) >= 50, 60, "some documents stored")
         _sigkill(own)
         own.start()  # same data folder and port: a crash and a restart
         values, more = _batch(h.nonce, 300, 600)
         produce(own.bootstrap, h, values, more)
-        note = f"worker held and resumed by itself (restarts {sup.restarts})"
-        if not _within(lambda: len(set(h.stored_ids(store))) >= 600, 40):
-            # Liveness, not safety: Faust's consumer can stay stuck rejoining the group of a broker that
-            # crashed mid-commit (seen with noida-db); a restart, as a health check would do, resumes it.
-            sup.current.proc.send_signal(signal.SIGKILL)
-            note = "worker stalled rejoining the restarted broker; resumed after a restart"
-        if not _within(lambda: len(set(h.stored_ids(store))) >= 600, 60):
-            note = "did not resume within 60 s after the broker restart (noida-db; see the test reason)"
-        out = h.judge(store, note=note)
+        _within(lambda: len(set(h.stored_ids(store))) >= 600, 60)
+        out = h.judge(store, note=f"resumed after the broker restart (worker restarts {sup.restarts})")
         assert out.holds, out
     finally:
         own.stop()
+
+
+def _saved_records(data_dir: Path, topic: str) -> int:
+    """Records of ``topic`` in the state noida-db last saved (``kafka.json``, rewritten about once a second)."""
+    try:
+        state = json.loads((data_dir / "kafka.json").read_text())
+    except (OSError, ValueError):  # not saved yet, or caught mid-write
+        return 0
+    for name, meta in state.get("topics", []):
+        if name == topic:
+            return sum(int(part["high_watermark"]) for _, part in meta["partitions"])
+    return 0
 
 
 def _within(check: Callable[[], bool], seconds: float) -> bool:
