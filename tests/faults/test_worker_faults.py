@@ -79,7 +79,7 @@ def test_broker_sigkilled_and_restarted_under_a_running_worker(
         values, more = _batch(h.nonce, 300, 600)
         produce(own.bootstrap, h, values, more)
         _within(lambda: len(set(h.stored_ids(store))) >= 600, 60)
-        out = h.judge(store, note=f"resumed after the broker restart (worker restarts {sup.restarts})")
+        out = h.judge(store, note=f"resumed after the broker restart (worker restarts {sup.restarts})", lag=sup.lag())
         assert out.holds, out
     finally:
         own.stop()
