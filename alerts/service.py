@@ -16,6 +16,7 @@ from typing import Any
 from alerts.deliver import Deliverer
 from alerts.detect import Change, Detector
 from finsentry import topics
+from finsentry.broker import poll_records
 from finsentry.errors import InvalidRecord
 from finsentry.schemas import Alert, ScoredDoc
 
@@ -76,10 +77,6 @@ class AlertPublisher:
         self._producer.close(timeout=10)
 
 
-def _poll(consumer: Any, timeout_ms: int) -> list[Any]:
-    return [m for batch in consumer.poll(timeout_ms=timeout_ms).values() for m in batch]
-
-
 def detect_batch(detector: Detector, values: list[bytes]) -> list[Change]:
     """Evaluate every window a batch of ``news.scored`` values touches."""
     docs = []
@@ -106,7 +103,7 @@ def run_detector(
     """
     last_tick, ready = 0.0, False
     while not stop.is_set():
-        msgs = _poll(consumer, 500)
+        msgs = poll_records(consumer, 500)
         if not ready and consumer.assignment():
             out(DETECTOR_READY)  # partitions assigned: what arrives from now on is seen
             ready = True
@@ -143,7 +140,7 @@ def run_deliverer(
     held: list[Change] = []
     first_at, ready = 0.0, False
     while not stop.is_set():
-        msgs = _poll(consumer, 200)
+        msgs = poll_records(consumer, 200)
         if not ready and consumer.assignment():
             out(DELIVERER_READY)
             ready = True

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from finsentry import topics
 from finsentry.errors import ConfigError, ServiceUnavailable
@@ -126,6 +127,11 @@ class EmbeddedBroker:
         """``host:port`` for clients."""
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (for measuring its CPU and memory)."""
+        return None if self._proc is None else self._proc.pid
+
     def start(self, timeout: float = 20.0) -> None:
         """Start the server and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +213,34 @@ def reachable(bootstrap: str, timeout: float = 0.5) -> bool:
         if host and port.isdigit() and port_open(int(port), host.strip("[]"), timeout):
             return True
     return False
+
+
+# noida-db answers a fetch with nothing new at once, not after fetch.max.wait.ms as Kafka does: a
+# client that asks again at once spins a core while it is idle. Consumers here wait after an empty
+# answer instead: the worker's aiokafka fetcher IDLE_POLL_S, kafka-python consumers (alerts)
+# IDLE_WAIT_S between polls of POLL_STEP_MS (it needs a few ms a poll to keep its group membership).
+IDLE_POLL_S = 0.05
+IDLE_WAIT_S = 0.1
+POLL_STEP_MS = 10
+
+
+def poll_records(consumer: Any, timeout_ms: int) -> list[Any]:
+    """The records of a kafka-python consumer's poll, waiting up to ``timeout_ms`` without spinning.
+
+    Args:
+        consumer: a subscribed ``KafkaConsumer``.
+        timeout_ms: the longest to wait when nothing is there.
+
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        # joining a group takes polls that wait for the answer: short steps only with partitions held
+        step = POLL_STEP_MS if consumer.assignment() else max(0, int((deadline - time.monotonic()) * 1000))
+        records = [m for batch in consumer.poll(timeout_ms=step).values() for m in batch]
+        remaining = deadline - time.monotonic()
+        if records or remaining <= 0:
+            return records
+        time.sleep(min(IDLE_WAIT_S, remaining))
 
 
 class KafkaInspector:

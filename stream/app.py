@@ -18,6 +18,7 @@ from finsentry.proc import EXIT_TEMPFAIL
 from finsentry.protocols import Classifier, DocumentStore, StoryIndex
 from finsentry.settings import Settings
 from stream.batching import micro_batches
+from stream.idle import hold_empty_fetches
 from stream.liveness import LagProbe, Liveness
 from stream.poison import BatchJournal, journal_path, run_batch
 from stream.process import BatchResult, process_batch
@@ -116,6 +117,7 @@ def create_app(
     and costs one record instead of the pipeline.
     """
     w = settings.worker
+    hold_empty_fetches()  # an idle worker must not spin on a broker that answers empty fetches at once
     app = faust.App(
         settings.kafka.group,
         broker=f"kafka://{bootstrap}",
