@@ -45,7 +45,10 @@ def held(
         added = await fetch(self, *args)
         left = seconds - (clock() - started)
         if not added and left > 0:
-            await asyncio.sleep(left)
+            try:
+                await asyncio.sleep(left)
+            except asyncio.CancelledError:
+                return False  # what aiokafka's own fetch returns when closed or unassigned mid-fetch
         return added
 
     setattr(proc_fetch_request, _MARK, True)

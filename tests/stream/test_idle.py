@@ -50,3 +50,16 @@ def test_the_fetcher_is_patched_once() -> None:
     patched = Fetcher._proc_fetch_request
     assert getattr(patched, idle._MARK)
     assert idle.hold_empty_fetches() and Fetcher._proc_fetch_request is patched  # not wrapped twice
+
+
+def test_a_wait_cancelled_by_close_ends_like_a_cancelled_fetch() -> None:
+    async def fetch(_self: Any, *_args: Any) -> bool:
+        return False
+
+    async def run() -> bool:
+        task = asyncio.create_task(idle.held(fetch, 30.0)(object()))
+        await asyncio.sleep(0.01)
+        task.cancel()  # aiokafka's fetcher cancels its requests on close; they must end, not raise
+        return await task
+
+    assert asyncio.run(run()) is False
