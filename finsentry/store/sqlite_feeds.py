@@ -140,17 +140,31 @@ class SqliteStoryIndex:
         return known
 
     def _candidates(self, bands: set[int]) -> dict[int, list[_Member]]:
-        out: dict[int, list[_Member]] = {}
-        ordered = sorted(bands)
+        """Stored documents sharing a band with ``bands``, by band.
+
+        Band hits are read from the key index alone, then each member's row once: a copy shares
+        most of its bands, so reading the row per hit would decode it up to ``BANDS`` times.
+        """
+        conn, ordered = self._db.conn, sorted(bands)
+        hits: list[tuple[int, int]] = []
         for i in range(0, len(ordered), _CHUNK):
             part = ordered[i : i + _CHUNK]
-            rows = self._db.conn.execute(
-                "SELECT k.band, d.doc_id, d.story_id, d.event_time, d.words FROM story_keys k "
-                f"JOIN story_docs d ON d.member = k.member WHERE k.band IN ({','.join('?' * len(part))})",
+            hits += conn.execute(
+                f"SELECT band, member FROM story_keys WHERE band IN ({','.join('?' * len(part))})", part
+            )
+        members: dict[int, _Member] = {}
+        wanted = sorted({m for _, m in hits})
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i : i + _CHUNK]
+            rows = conn.execute(
+                "SELECT member, doc_id, story_id, event_time, words FROM story_docs "
+                f"WHERE member IN ({','.join('?' * len(part))})",
                 part,
             )
-            for band, doc_id, story_id, when, words in rows:
-                out.setdefault(band, []).append(_Member(doc_id, story_id, when, tuple(words.split())))
+            members.update((m, _Member(d, s, w, tuple(t.split()))) for m, d, s, w, t in rows)
+        out: dict[int, list[_Member]] = {}
+        for band, member in hits:
+            out.setdefault(band, []).append(members[member])
         return out
 
 
