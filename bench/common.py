@@ -31,3 +31,9 @@ async def single_doc_latencies_ms(client: Any, texts: list[str], n: int = 300) -
         await client.classify([t])
         lat.append((time.perf_counter() - start) * 1000)
     return lat
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` by rank (no interpolation), as the end-to-end benchmark reports it."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -10,8 +10,14 @@ went. CPU seconds and peak memory per part: the broker, each worker, the model s
 process (the load generator: producer and reader). Prints one JSON object on stdout; progress on
 stderr.
 
+With ``--alerts`` (``bench/e2e_alerts.py``) the stream also carries ``--bursts`` bursts of negative
+headlines on made-up tickers, the real alert detector and webhook deliverer run beside the workers
+(CPU and memory reported for each), and a webhook receiver in this process measures produce →
+webhook received latency per alert.
+
     python bench/e2e.py --workers 1,2,4 --docs 4000 --rate 0          # capacity
     python bench/e2e.py --workers 1 --docs 3000 --rate 150            # latency at a given load
+    python bench/e2e.py --workers 1 --docs 3000 --rate 150 --alerts   # ... and to the webhook
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import free_port
+from common import free_port, percentile
+from e2e_alerts import AlertHarness, progress, with_bursts
 
 from finsentry import topics
 from finsentry.broker import EmbeddedBroker, ensure_topics, poll_records
@@ -38,11 +45,6 @@ from stream.worker import READY_MARKER
 
 CORES = os.cpu_count() or 2
 PACE_TICK_S = 0.02  # a paced producer sends what is due every 20 ms
-
-
-def progress(msg: str) -> None:
-    sys.stderr.write(f"[e2e] {msg}\n")
-    sys.stderr.flush()
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path, marker: str | None) -> subprocess.Popen[bytes]:
@@ -94,8 +96,8 @@ def _produce(bootstrap: str, titles: list[str], rate: float, run: str) -> tuple[
     return start_epoch, elapsed
 
 
-def _read_scored(bootstrap: str, expected: int, timeout: float) -> list[tuple[float, float]]:
-    """(fetched_at, stored) epoch seconds of each scored document, by the scored record's timestamp."""
+def _read_scored(bootstrap: str, expected: int, timeout: float) -> dict[str, tuple[float, float]]:
+    """Doc id → (fetched_at, stored) epoch seconds of each scored document, by the scored record's timestamp."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -117,7 +119,7 @@ def _read_scored(bootstrap: str, expected: int, timeout: float) -> list[tuple[fl
             progress(f"stored {len(seen)}/{expected}")
         last = len(seen)
     consumer.close()
-    return list(seen.values())
+    return seen
 
 
 def _time_split(ports: list[int]) -> dict[str, float]:
@@ -140,11 +142,6 @@ def _time_split(ports: list[int]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _steady_rate(stored: list[float]) -> float:
     """Docs/s stored over the middle half of the storing period: no start-up, no drain tail."""
     ordered = sorted(stored)
@@ -152,7 +149,7 @@ def _steady_rate(stored: list[float]) -> float:
     return round((len(ordered) // 2) / (hi - lo), 1) if hi > lo else 0.0
 
 
-def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[str, Any]:
+def run_one(workers: int, args: argparse.Namespace, titles: list[str], tickers: list[str]) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="fs-e2e-"))
     with EmbeddedBroker(tmp / "broker", free_port()) as broker:
         ensure_topics(broker.bootstrap, 4)
@@ -166,6 +163,7 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
             "PYTHONUNBUFFERED": "1",
         }
         parts: dict[str, subprocess.Popen[bytes]] = {}
+        harness = AlertHarness(tmp, tickers) if args.alerts else None
         try:
             if args.serve:
                 grpc = free_port()
@@ -180,6 +178,8 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
                 argv = [sys.executable, "-m", "finsentry.app.cli", "worker"]
                 wenv = {**env, "FINSENTRY_WORKER__INSTANCE_ID": f"w{i}", "FINSENTRY_METRICS__PORT": str(ports[i])}
                 parts[f"worker-{i + 1}"] = _spawn(argv, wenv, tmp / f"worker-{i}.log", READY_MARKER)
+            if harness:
+                parts.update(harness.start(env, _spawn))
             pids = {"broker": broker.pid or 0, **{name: p.pid for name, p in parts.items()}}
             cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             own0 = time.process_time()
@@ -188,15 +188,21 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
             got = _read_scored(broker.bootstrap, len(titles), timeout=600)
             cpu = {name: round(_cpu_seconds(pid) - cpu0[name], 1) for name, pid in pids.items()}
             cpu["load generator"] = round(time.process_time() - own0, 1)  # this process: producer and reader
+            if harness:  # the alert parts' work ends with the last delivery, not the last stored document
+                harness.wait()
+                cpu |= {name: round(_cpu_seconds(pids[name]) - cpu0[name], 1) for name in ("detector", "deliverer")}
             rss = {name: round(_rss_mb(pid), 1) for name, pid in pids.items()}
             split = _time_split(ports)
         finally:
             for p in parts.values():
                 p.terminate()
                 p.wait(30)
-    lat = [stored - fetched for fetched, stored in got]
-    end = max(stored for _, stored in got)
+            if harness:
+                harness.close()
+    lat = [stored - fetched for fetched, stored in got.values()]
+    end = max(stored for _, stored in got.values())
     wall = end - start
+    alerts = harness.report(got) if harness else {}
     return {
         "workers": workers,
         "model": "serve-model" if args.serve else "in-process",
@@ -204,12 +210,13 @@ def run_one(workers: int, args: argparse.Namespace, titles: list[str]) -> dict[s
         "docs": len(titles),
         "stored": len(got),
         "sustained_docs_per_s": round(len(got) / wall, 1),
-        "steady_docs_per_s": _steady_rate([stored for _, stored in got]),
+        "steady_docs_per_s": _steady_rate([stored for _, stored in got.values()]),
         "latency_p50_s": round(statistics.median(lat), 3),
-        "latency_p99_s": round(_pct(lat, 0.99), 3),
+        "latency_p99_s": round(percentile(lat, 0.99), 3),
         "cpu_seconds": cpu,
         "peak_rss_mb": rss,
         "worker_time_s": split,
+        **alerts,
     }
 
 
@@ -222,10 +229,13 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help="the model behind finsentry serve-model (Triton)")
     ap.add_argument("--batch-within", type=float, default=0.1)
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    ap.add_argument("--alerts", action="store_true", help="also the alert detector and webhook deliverer")
+    ap.add_argument("--bursts", type=int, default=10, help="with --alerts: negative bursts, one ticker each")
     args = ap.parse_args()
     rows = load_base()
     titles = [rows[n % len(rows)].text for n in range(args.docs)]
-    runs = [run_one(int(w), args, titles) for w in args.workers.split(",")]
+    titles, tickers = with_bursts(titles, args.bursts) if args.alerts else (titles, [])
+    runs = [run_one(int(w), args, titles, tickers) for w in args.workers.split(",")]
     result = {"cores": CORES, "rate": args.rate, "batch_within": args.batch_within, "runs": runs}
     text = json.dumps(result, indent=2)
     if args.out:
