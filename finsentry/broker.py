@@ -220,7 +220,7 @@ def reachable(bootstrap: str, timeout: float = 0.5) -> bool:
 # answer instead: the worker's aiokafka fetcher IDLE_POLL_S, kafka-python consumers (alerts)
 # IDLE_WAIT_S between polls of POLL_STEP_MS (it needs a few ms a poll to keep its group membership).
 IDLE_POLL_S = 0.05
-IDLE_WAIT_S = 0.1
+IDLE_WAIT_S = 0.25
 POLL_STEP_MS = 10
 
 
