@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench accurate-base accurate-tier clean
+.PHONY: setup run test lint audit bench accurate-base accurate-tier clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,21 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest -q
+
+# Dependency audit of the installed set, report only (CI runs it after the tests): the findings go
+# to var/reports/pip-audit.json and a summary line; a package the service cannot answer for is
+# listed as not audited, never as clean.
+AUDIT_SUMMARY = 'import json, sys; d = json.load(open(sys.argv[1]))["dependencies"]; \
+v = [(x["name"], x["version"], a["id"], a.get("fix_versions")) for x in d for a in x.get("vulns", [])]; \
+s = [x["name"] for x in d if x.get("skip_reason")]; \
+print(f"dependency audit: {len(d)} packages, {len(v)} known vulnerabilities, {len(s)} not audited"); \
+[print("  vulnerable:", *row) for row in v]; \
+print("  not audited (the vulnerability service had no answer):", " ".join(s[:8]), "..." if len(s) > 8 else "") if s else None'
+audit: setup
+	$(BIN)/python -m pip install -q pip-audit
+	mkdir -p var/reports
+	-$(BIN)/pip-audit -s pypi --progress-spinner off -f json -o var/reports/pip-audit.json
+	$(BIN)/python -c $(AUDIT_SUMMARY) var/reports/pip-audit.json
 
 # The accurate tier's base (finsentry train --base mpnet); see requirements-accurate.txt for --no-deps.
 accurate-base: setup
