@@ -77,6 +77,25 @@ class AlertPublisher:
         self._producer.close(timeout=10)
 
 
+def commit_batch(consumer: Any) -> bool:
+    """Commit the consumer's position after a batch; False when the group rebalanced meanwhile.
+
+    A member that joins or leaves while a batch is processed moves the group to a new
+    generation, and the broker refuses the old generation's commit. That is no outage: the
+    batch's partitions resume from their last commit under the new assignment, and whichever
+    member holds them processes the batch again, which the deterministic alert and delivery ids
+    make harmless. Exiting instead would leave the partitions with a member that is gone.
+    """
+    from kafka.errors import CommitFailedError, RebalanceInProgressError
+
+    try:
+        consumer.commit()
+    except (CommitFailedError, RebalanceInProgressError) as exc:
+        log.warning("the group rebalanced during a batch; it will be processed again (%s)", exc)
+        return False
+    return True
+
+
 def detect_batch(detector: Detector, values: list[bytes]) -> list[Change]:
     """Evaluate every window a batch of ``news.scored`` values touches."""
     docs = []
@@ -109,7 +128,7 @@ def run_detector(
             ready = True
         if msgs:
             detect_batch(detector, [m.value for m in msgs])
-            consumer.commit()
+            commit_batch(consumer)
         if time.monotonic() - last_tick >= tick_every_s and any(tp.partition == 0 for tp in consumer.assignment()):
             detector.tick()
             last_tick = time.monotonic()
@@ -155,8 +174,8 @@ def run_deliverer(
                 held.append(change)
         if held and time.monotonic() - first_at >= group_wait_s:
             deliverer.enqueue(held)
-            consumer.commit()  # deliveries are stored: the changes may leave the topic's backlog
+            commit_batch(consumer)  # deliveries are stored: the changes may leave the topic's backlog
             held = []
         elif msgs and not held:
-            consumer.commit()
+            commit_batch(consumer)
         deliverer.send_due()

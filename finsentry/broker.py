@@ -219,8 +219,10 @@ def reachable(bootstrap: str, timeout: float = 0.5) -> bool:
 # client that asks again at once spins a core while it is idle. Consumers here wait after an empty
 # answer instead: the worker's aiokafka fetcher IDLE_POLL_S, kafka-python consumers (alerts)
 # IDLE_WAIT_S between polls of POLL_STEP_MS (it needs a few ms a poll to keep its group membership).
+# Neither can grow for free: with 250 ms between polls, or 2 ms polls, a group of two alert
+# detectors at times never finished a rebalance on noida-db and saw nothing.
 IDLE_POLL_S = 0.05
-IDLE_WAIT_S = 0.25
+IDLE_WAIT_S = 0.1
 POLL_STEP_MS = 10
 
 

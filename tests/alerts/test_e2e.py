@@ -45,6 +45,7 @@ class Cli(CliProcess):
 
     def __init__(self, argv: list[str], env: dict[str, str], marker: str) -> None:
         super().__init__([sys.executable, "-m", "finsentry.app.cli", *argv], env, marker)
+        self.name = "finsentry " + " ".join(argv)
 
 
 @pytest.fixture
@@ -93,6 +94,8 @@ def start(env: dict[str, str]) -> Iterator[Callable[..., Cli]]:
     yield factory
     for c in started:
         c.stop()
+        # shown by pytest only when the test failed: what each process said last
+        sys.stdout.write(f"--- {c.name}\n{''.join(c.lines[-30:])}")
 
 
 def produce(bootstrap: str, titles: list[str], at: datetime) -> None:
