@@ -22,12 +22,15 @@ def canonical_url(url: str) -> str:
         InvalidRecord: not an absolute http(s) URL.
 
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # parsed on access: a port that is not a number 0-65535 raises here
+    except ValueError as exc:  # also an unclosed IPv6 bracket
+        raise InvalidRecord(f"not a valid URL ({exc}): {url[:200]!r}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRecord(f"not an absolute http(s) URL: {url[:200]!r}")
     host = parts.hostname.lower()
-    port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
     path = parts.path.rstrip("/") or "/"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +32,11 @@ def test_guid_id_depends_on_source_and_guid() -> None:
     assert doc_id(None, "wire", "g1") != doc_id(None, "other", "g1")
 
 
-@pytest.mark.parametrize("url", ["ftp://x.com/a", "not a url", "javascript:alert(1)", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://x.com/a", "not a url", "javascript:alert(1)", "http:///nohost", "http://x.com:00Z</a",
+     "https://x.com:99999/", "http://[::1/a"],
+)  # fmt: skip
 def test_bad_urls_are_refused_with_a_reason(url: str) -> None:
     with pytest.raises(InvalidRecord, match="URL"):
         doc_id(url)
@@ -44,3 +50,10 @@ def test_no_url_no_guid_is_refused() -> None:
 @given(st.lists(st.binary(max_size=6), max_size=3), st.lists(st.binary(max_size=6), max_size=3))
 def test_content_id_differs_for_different_parts(a: list[bytes], b: list[bytes]) -> None:
     assert (content_id(*a) == content_id(*b)) == (a == b)
+
+
+@given(st.text(max_size=60))
+def test_any_text_is_a_canonical_url_or_refused(text: str) -> None:
+    for url in (text, f"http://{text}", f"https://example.com:{text}/"):
+        with contextlib.suppress(InvalidRecord):
+            assert canonical_url(canonical_url(url)) == canonical_url(url)

@@ -73,6 +73,17 @@ def test_broken_feeds_fail_with_a_reason() -> None:
     assert malformed.problem is not None and "malformed XML" in malformed.problem
 
 
+@pytest.mark.parametrize("link", ["http://bad.example.com:00Z/x", "https://bad.example.com:99999/", "http://[::1/x"])
+def test_an_unparseable_link_loses_that_link_not_the_feed(link: str) -> None:
+    feed = f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>w</title>
+<item><title>Acme beats estimates</title><link>{link}</link></item>
+<item><title>Globex misses estimates</title><link>https://news.example.com/globex</link></item>
+</channel></rss>""".encode()
+    items = parse_feed(feed, "application/rss+xml", "wire", FETCHED).items
+    assert [i.title for i in items] == ["Acme beats estimates", "Globex misses estimates"]
+    assert items[0].url is None and items[0].guid and items[1].url == "https://news.example.com/globex"
+
+
 def test_empty_feed_is_fine() -> None:
     parsed = _parse("empty.xml")
     assert parsed.items == [] and parsed.problem is None
