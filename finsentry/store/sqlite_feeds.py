@@ -164,7 +164,8 @@ class SqliteStoryIndex:
             members.update((m, _Member(d, s, w, tuple(t.split()))) for m, d, s, w, t in rows)
         out: dict[int, list[_Member]] = {}
         for band, member in hits:
-            out.setdefault(band, []).append(members[member])
+            if member in members:  # as the join did: a key whose document row is gone matches nothing
+                out.setdefault(band, []).append(members[member])
         return out
 
 
