@@ -15,9 +15,9 @@ headlines on made-up tickers, the real alert detector and webhook deliverer run 
 (CPU and memory reported for each), and a webhook receiver in this process measures produce →
 webhook received latency per alert.
 
-    python bench/e2e.py --workers 1,2,4 --docs 4000 --rate 0          # capacity
-    python bench/e2e.py --workers 1 --docs 3000 --rate 150            # latency at a given load
-    python bench/e2e.py --workers 1 --docs 3000 --rate 150 --alerts   # ... and to the webhook
+    python bench/e2e.py --workers 1,2,4 --docs 12000 --rate 0                 # capacity
+    python bench/e2e.py --workers 2 --docs 12000 --rate 600                   # does it keep up?
+    python bench/e2e.py --workers 2 --docs 6000 --rate 300 --alerts --bursts 10  # ... to the webhook
 """
 
 from __future__ import annotations
